@@ -1,0 +1,73 @@
+"""The ``omnimotion`` command line: one sub-command per module in ``omnimotion.cli``.
+
+Each command module defines ``add_parser(subparsers)`` (registering its arguments with defaults shown in
+``--help``) and ``run(args) -> int``. Errors a user can fix are printed as one line; ``--debug`` shows
+the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+__all__ = ["main", "COMMAND_MODULES", "UserError"]
+
+# Sub-command name -> module in omnimotion.cli. Keep in pipeline order.
+COMMAND_MODULES: dict[str, str] = {
+}
+
+
+class UserError(Exception):
+    """An error caused by input the user can fix; printed as one line without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omnimotion",
+        description="Track every pixel of a video through the whole video (OmniMotion).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMAND_MODULES.items():
+        importlib.import_module(module_name).add_parser(subparsers, name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(COMMAND_MODULES[args.command])
+    return run_reporting_errors(module.run, args)
+
+
+def run_reporting_errors(func, args) -> int:
+    """Call ``func(args)``; turn expected errors into one line on stderr and exit code 1 (or 130)."""
+    from omnimotion.io.atomic import OutputNotWritableError
+    from omnimotion.io.datadir import CorruptFileError, DataDirError
+
+    expected = (UserError, DataDirError, CorruptFileError, OutputNotWritableError, FileNotFoundError,
+                ValueError)
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print("omnimotion: interrupted; finished work is kept, re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+    except expected as err:
+        if getattr(args, "debug", False):
+            raise
+        print(f"omnimotion: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The official OmniMotion data directory, read and written with validation and atomic writes.
+
+Layout (spec §1), for frames named ``00000.jpg ...``::
+
+    color/00000.jpg                         RGB frames; sorted file name order is time order
+    raft_exhaustive/00000.jpg_00003.jpg.npy float32 [H, W, 2], (dx, dy) px, frame 0 -> frame 3
+    raft_masks/00000.jpg_00003.jpg.png      uint8 [H, W, 3]: ch0 255 = reliable (cycle-consistent),
+                                            ch1 255 = occluded but reliable, ch2 = 0
+    count_maps/00000.png                    uint16 [H, W]: per pixel, number of frames j it is reliable in
+    flow_stats.json                         {"00000.jpg": {"00001.jpg": reliable pixel count, ...}, ...}
+    out/<expname>/                          training outputs (checkpoints, logs)
+
+The name "raft_exhaustive" is kept whatever flow backend made the flows, so that directories move freely
+between this package and the official code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from omnimotion.io.atomic import save_json, save_npy, save_png
+
+__all__ = ["DataDir", "DataDirError", "CorruptFileError", "FRAME_EXTENSIONS"]
+
+FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+class DataDirError(FileNotFoundError):
+    """A data directory lacks something; the message names it and the command that makes it."""
+
+
+class CorruptFileError(ValueError):
+    """A file exists but cannot be trusted (truncated, wrong shape or dtype, NaNs)."""
+
+
+class DataDir:
+    """Paths and validated I/O for one sequence's data directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._frame_names: list[str] | None = None
+        self._image_hw: tuple[int, int] | None = None
+
+    # ----- layout -------------------------------------------------------------------------------
+    @property
+    def color_dir(self) -> Path:
+        return self.root / "color"
+
+    @property
+    def flow_dir(self) -> Path:
+        return self.root / "raft_exhaustive"
+
+    @property
+    def mask_dir(self) -> Path:
+        return self.root / "raft_masks"
+
+    @property
+    def count_dir(self) -> Path:
+        return self.root / "count_maps"
+
+    @property
+    def flow_stats_path(self) -> Path:
+        return self.root / "flow_stats.json"
+
+    def out_dir(self, expname: str = "default") -> Path:
+        return self.root / "out" / expname
+
+    @property
+    def frame_names(self) -> list[str]:
+        """File names in ``color/``, sorted (time order). Raises DataDirError if there are none."""
+        if self._frame_names is None:
+            if not self.color_dir.is_dir():
+                raise DataDirError(f"{self.color_dir} does not exist; make it with "
+                                   f"'omnimotion prepare VIDEO --out {self.root}'")
+            names = sorted(p.name for p in self.color_dir.iterdir()
+                           if p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith("."))
+            if not names:
+                raise DataDirError(f"{self.color_dir} holds no .jpg/.png frames; make them with "
+                                   f"'omnimotion prepare VIDEO --out {self.root}'")
+            self._frame_names = names
+        return self._frame_names
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.frame_names)
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        """(H, W) of the frames (read from the first frame)."""
+        if self._image_hw is None:
+            self._image_hw = self.load_frame(0).shape[:2]
+        return self._image_hw
+
+    def frame_path(self, i: int) -> Path:
+        return self.color_dir / self.frame_names[i]
+
+    def pair_name(self, i: int, j: int) -> str:
+        return f"{self.frame_names[i]}_{self.frame_names[j]}"
+
+    def flow_path(self, i: int, j: int) -> Path:
+        return self.flow_dir / f"{self.pair_name(i, j)}.npy"
+
+    def mask_path(self, i: int, j: int) -> Path:
+        return self.mask_dir / f"{self.pair_name(i, j)}.png"
+
+    def count_map_path(self, i: int) -> Path:
+        return self.count_dir / (Path(self.frame_names[i]).stem + ".png")
+
+    # ----- frames -------------------------------------------------------------------------------
+    def load_frame(self, i: int) -> np.ndarray:
+        """uint8 ``[H, W, 3]`` RGB."""
+        path = self.frame_path(i)
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise CorruptFileError(f"cannot read frame {path}; re-create it with 'omnimotion prepare'")
+        return image[..., ::-1].copy()
+
+    def load_frames(self) -> np.ndarray:
+        """uint8 ``[T, H, W, 3]`` RGB; all frames must share one size."""
+        frames = [self.load_frame(i) for i in range(self.num_frames)]
+        sizes = {f.shape for f in frames}
+        if len(sizes) != 1:
+            raise CorruptFileError(f"frames in {self.color_dir} differ in size: {sorted(sizes)}; "
+                                   "resize them to one size (omnimotion prepare does this)")
+        return np.stack(frames)
+
+    # ----- flows --------------------------------------------------------------------------------
+    def save_flow(self, i: int, j: int, flow: np.ndarray) -> None:
+        save_npy(self.flow_path(i, j), np.ascontiguousarray(flow, dtype=np.float32))
+
+    def load_flow(self, i: int, j: int) -> np.ndarray:
+        """float32 ``[H, W, 2]`` (dx, dy) pixels; raises DataDirError / CorruptFileError."""
+        path = self.flow_path(i, j)
+        if not path.exists():
+            raise DataDirError(f"missing flow {path}; compute it with 'omnimotion prepare' "
+                               f"(or 'python main_processing.py --data_dir {self.root}')")
+        try:
+            flow = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise CorruptFileError(f"flow file {path} is unreadable ({err}); delete it and re-run "
+                                   "'omnimotion prepare' to recompute it") from err
+        height, width = self.image_hw
+        if flow.shape != (height, width, 2) or not np.isfinite(flow).all():
+            raise CorruptFileError(f"flow file {path} has shape {flow.shape} or non-finite values, "
+                                   f"expected finite ({height}, {width}, 2); delete it and re-run "
+                                   "'omnimotion prepare'")
+        return flow.astype(np.float32, copy=False)
+
+    def has_valid_flow(self, i: int, j: int) -> bool:
+        """True if the flow file exists and passes validation (used to resume)."""
+        try:
+            self.load_flow(i, j)
+        except (DataDirError, CorruptFileError):
+            return False
+        return True
+
+    # ----- masks, count maps, stats ---------------------------------------------------------------
+    def save_mask(self, i: int, j: int, reliable: np.ndarray, occluded: np.ndarray) -> None:
+        """Bool ``[H, W]`` masks -> ``raft_masks`` PNG (ch0 reliable, ch1 occluded-but-reliable)."""
+        image = np.zeros(reliable.shape + (3,), np.uint8)
+        image[..., 0] = reliable.astype(np.uint8) * 255
+        image[..., 1] = occluded.astype(np.uint8) * 255
+        save_png(self.mask_path(i, j), image)
+
+    def load_mask(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """(reliable, occluded_but_reliable), each bool ``[H, W]``."""
+        image = self._read_png(self.mask_path(i, j), "mask")
+        if image.ndim != 3 or image.shape[:2] != self.image_hw:
+            raise CorruptFileError(f"mask {self.mask_path(i, j)} has shape {image.shape}, expected "
+                                   f"{self.image_hw + (3,)}; re-run filtering")
+        rgb = image[..., ::-1]
+        return rgb[..., 0] > 0, rgb[..., 1] > 0
+
+    def save_count_map(self, i: int, counts: np.ndarray) -> None:
+        save_png(self.count_map_path(i), counts.astype(np.uint16))
+
+    def load_count_map(self, i: int) -> np.ndarray:
+        """uint16 ``[H, W]``."""
+        return self._read_png(self.count_map_path(i), "count map")
+
+    def save_flow_stats(self, stats: dict[str, dict[str, int]]) -> None:
+        save_json(self.flow_stats_path, stats)
+
+    def load_flow_stats(self) -> dict[str, dict[str, int]]:
+        path = self.flow_stats_path
+        if not path.exists():
+            raise DataDirError(f"missing {path}; run filtering with 'omnimotion prepare' "
+                               f"(or 'python filter_raft.py --data_dir {self.root}')")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise CorruptFileError(f"{path} is not valid JSON ({err}); re-run filtering") from err
+
+    def _read_png(self, path: Path, what: str) -> np.ndarray:
+        if not path.exists():
+            raise DataDirError(f"missing {what} {path}; run 'omnimotion prepare' "
+                               f"(or 'python main_processing.py --data_dir {self.root}')")
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise CorruptFileError(f"{what} {path} is unreadable; delete it and re-run 'omnimotion prepare'")
+        return image

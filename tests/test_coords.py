@@ -1,0 +1,26 @@
+import numpy as np
+import torch
+
+from omnimotion.coords import denormalize_coords, inside_image, normalize_coords, pixel_grid
+
+
+def test_normalize_denormalize_round_trip_numpy_and_torch():
+    pts = np.array([[0.0, 0.0], [99.0, 49.0], [12.5, 30.25]], np.float32)
+    norm = normalize_coords(pts, height=50, width=100)
+    # corners map to -1 and +1 (pixel centres at integers, divide by W-1, H-1)
+    np.testing.assert_allclose(norm[0], [-1, -1])
+    np.testing.assert_allclose(norm[1], [1, 1])
+    np.testing.assert_allclose(denormalize_coords(norm, 50, 100), pts, atol=1e-5)
+    torch_norm = normalize_coords(torch.from_numpy(pts), 50, 100)
+    np.testing.assert_allclose(torch_norm.numpy(), norm, atol=1e-6)
+
+
+def test_pixel_grid_is_x_then_y():
+    grid = pixel_grid(3, 4)
+    assert grid.shape == (3, 4, 2)
+    assert tuple(grid[2, 3]) == (3.0, 2.0)
+
+
+def test_inside_image_bounds_inclusive():
+    pts = np.array([[0, 0], [9, 4], [9.01, 0], [-0.01, 2]], np.float32)
+    assert inside_image(pts, height=5, width=10).tolist() == [True, True, False, False]
