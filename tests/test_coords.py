@@ -24,3 +24,22 @@ def test_pixel_grid_is_x_then_y():
 def test_inside_image_bounds_inclusive():
     pts = np.array([[0, 0], [9, 4], [9.01, 0], [-0.01, 2]], np.float32)
     assert inside_image(pts, height=5, width=10).tolist() == [True, True, False, False]
+
+
+def test_resize_points_follows_cv2_resize():
+    import cv2
+
+    from omnimotion.coords import resize_points
+
+    # a 2x2 white block whose centroid is pixel (10.5, 6.5) in a 40x20 image; doubling the size with
+    # pixel-area scaling puts it at (10.5 + 0.5) * 2 - 0.5 = 21.5 and (6.5 + 0.5) * 2 - 0.5 = 13.5
+    image = np.zeros((20, 40), np.float32)
+    image[6:8, 10:12] = 1.0
+    big = cv2.resize(image, (80, 40), interpolation=cv2.INTER_NEAREST)
+    ys, xs = np.nonzero(big)
+    centroid = np.array([[xs.mean(), ys.mean()]], np.float32)
+    np.testing.assert_allclose(resize_points(np.array([[10.5, 6.5]], np.float32), (20, 40), (40, 80)),
+                               centroid)
+    np.testing.assert_allclose(centroid, [[21.5, 13.5]])
+    back = resize_points(resize_points(centroid, (40, 80), (20, 40)), (20, 40), (40, 80))
+    np.testing.assert_allclose(back, centroid, atol=1e-5)

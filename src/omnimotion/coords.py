@@ -14,6 +14,9 @@ Queries and tracks
     queries ``[N, 3]`` = ``(t, x, y)`` with t a frame index; tracks ``[N, T, 2]`` (point-major, as TAP-Vid);
     ``occluded [N, T]`` with True = occluded. TAP-Vid's ``(t, y, x)`` order and its 256x256 raster
     convention (pixel centres at ``i + 0.5``) are converted only in ``omnimotion.eval``.
+Resizing
+    When a frame is resized from ``(H, W)`` to ``(H', W')`` (as ``cv2.resize`` does, pixel areas scaled), a
+    point moves as ``x' = (x + 0.5) * W'/W - 0.5`` (same for y): pixel *edges* scale, centres stay centres.
 
 Functions here accept numpy arrays or torch tensors alike (only arithmetic is used).
 """
@@ -26,7 +29,7 @@ import numpy as np
 
 ArrayT = TypeVar("ArrayT")
 
-__all__ = ["normalize_coords", "denormalize_coords", "pixel_grid", "inside_image"]
+__all__ = ["normalize_coords", "denormalize_coords", "pixel_grid", "inside_image", "resize_points"]
 
 
 def normalize_coords(points: ArrayT, height: int, width: int) -> ArrayT:
@@ -51,6 +54,12 @@ def inside_image(points: ArrayT, height: int, width: int) -> ArrayT:
     """Bool ``[...]``: the pixel point ``[..., 2]`` lies within ``[0, W-1] x [0, H-1]``."""
     x, y = points[..., 0], points[..., 1]
     return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+
+
+def resize_points(points: ArrayT, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> ArrayT:
+    """Pixels ``[..., 2]`` (x, y) of an ``from_hw`` frame -> pixels of the same frame resized to ``to_hw``."""
+    scale = _xy_scale(points, to_hw[1] / from_hw[1], to_hw[0] / from_hw[0])
+    return (points + 0.5) * scale - 0.5
 
 
 def _xy_scale(points, sx: float, sy: float):
