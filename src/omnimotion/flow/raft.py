@@ -1,0 +1,118 @@
+"""RAFT optical flow through torchvision (optional extra: ``pip install "omnimotion[raft]"``).
+
+Input uint8 RGB ``[H, W, 3]`` x2 -> float32 ``[H, W, 2]`` (dx, dy) pixels from a to b. Images are padded
+(replicate) to a multiple of 8 as RAFT requires, and the flow is cropped back. torchvision's RAFT takes no
+initial flow, so the official warm start between consecutive targets is not available here.
+
+Weights: a torchvision RAFT state dict given as ``weights=PATH``, or the file torchvision downloads into its
+cache (``<torch hub dir>/checkpoints/raft_large*.pth`` or ``raft_small*.pth``). Nothing is downloaded here.
+The official ``raft-things.pth`` (princeton-vl) uses other parameter names and is not accepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnimotion.flow.base import FlowBackendError, check_image_pair
+
+__all__ = ["RaftFlow", "find_cached_weights"]
+
+_HOW_TO_GET = (
+    'install the extra with: pip install "omnimotion[raft]"; then either download torchvision\'s weights once '
+    "(python -c \"from torchvision.models.optical_flow import {fn}, {enum}; {fn}(weights={enum}.DEFAULT)\", "
+    "which stores them in {cache}) or pass a torchvision RAFT state dict with --flow_weights PATH"
+)
+
+
+def _hub_checkpoint_dir() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def find_cached_weights(small: bool = False) -> Path | None:
+    """The newest torchvision RAFT weights file in torch's hub cache, or None."""
+    pattern = "raft_small*.pth" if small else "raft_large*.pth"
+    found = sorted(_hub_checkpoint_dir().glob(pattern))
+    return found[-1] if found else None
+
+
+class RaftFlow:
+    """torchvision RAFT (large or small); the network is built on the first call (instances pickle)."""
+
+    name = "raft"
+
+    def __init__(self, weights: str | Path | None = None, small: bool = False, iters: int = 20,
+                 device: str = "auto"):
+        self.small = bool(small)
+        self.iters = int(iters)
+        self.device = device
+        self.weights = self._resolve_weights(weights)
+        self._model: Any = None
+        self._torch_device: Any = None
+
+    def _resolve_weights(self, weights: str | Path | None) -> Path:
+        fn, enum = ("raft_small", "Raft_Small_Weights") if self.small else ("raft_large", "Raft_Large_Weights")
+        how = _HOW_TO_GET.format(fn=fn, enum=enum, cache=_hub_checkpoint_dir())
+        if weights is not None:
+            path = Path(weights).expanduser()
+            if not path.is_file():
+                raise FlowBackendError(f"RAFT weights file {path} does not exist; {how}")
+            return path
+        cached = find_cached_weights(self.small)
+        if cached is None:
+            raise FlowBackendError(f"no RAFT weights found (looked in {_hub_checkpoint_dir()}); {how}")
+        return cached
+
+    def _build(self) -> None:
+        try:
+            import torch
+            from torchvision.models.optical_flow import raft_large, raft_small
+        except ImportError as err:
+            raise FlowBackendError(f"the raft flow backend needs torchvision ({err}); install it with: "
+                                   'pip install "omnimotion[raft]", or use --flow dis') from err
+        model = (raft_small if self.small else raft_large)(weights=None, progress=False)
+        state = torch.load(self.weights, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        state = {key.removeprefix("module."): value for key, value in state.items()}
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise FlowBackendError(
+                f"{self.weights} is not a torchvision {'raft_small' if self.small else 'raft_large'} state "
+                f"dict ({str(err).splitlines()[0]}); the official raft-things.pth is not compatible") from err
+        device = "cuda" if self.device == "auto" and torch.cuda.is_available() else self.device
+        device = "cpu" if device == "auto" else device
+        self._torch_device = torch.device(device)
+        self._model = model.eval().to(self._torch_device)
+
+    def __call__(self, image_a: np.ndarray, image_b: np.ndarray) -> np.ndarray:
+        check_image_pair(image_a, image_b)
+        if self._model is None:
+            self._build()
+        import torch
+        import torch.nn.functional as F
+
+        height, width = image_a.shape[:2]
+        pad_h, pad_w = (-height) % 8, (-width) % 8
+        # Same split as the official InputPadder: half of the padding on each side.
+        pads = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+        batch = torch.from_numpy(np.stack([image_a, image_b])).permute(0, 3, 1, 2).float()
+        batch = batch.to(self._torch_device) / 127.5 - 1.0  # torchvision RAFT expects [-1, 1]
+        batch = F.pad(batch, pads, mode="replicate")
+        with torch.inference_mode():
+            flow = self._model(batch[:1], batch[1:], num_flow_updates=self.iters)[-1][0]
+        flow = flow[:, pads[2]:pads[2] + height, pads[0]:pads[0] + width]
+        return np.ascontiguousarray(flow.permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.update(_model=None, _torch_device=None)
+        return state
+
+    def __repr__(self) -> str:
+        return f"RaftFlow(weights={str(self.weights)!r}, small={self.small}, iters={self.iters})"

@@ -1,0 +1,83 @@
+"""DIS flow against known motion: a textured image translated by a known shift, and a moving sprite."""
+
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+
+from omnimotion.flow import DisFlow, FlowBackendError, get_backend
+
+
+def _texture(height: int, width: int, seed: int) -> np.ndarray:
+    """Smooth random RGB texture (blurred noise): well textured at every scale DIS looks at."""
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+    image = cv2.GaussianBlur(noise, (0, 0), 1.5)
+    image = (image - image.min()) / (image.max() - image.min()) * 255
+    return image.astype(np.uint8)
+
+
+def _translated_pair(dx: int, dy: int, size: int = 96):
+    """Frame a is a crop of a big texture, frame b the crop moved by (-dx, -dy): content moves by (dx, dy)."""
+    big = _texture(size + 40, size + 40, seed=0)
+    a = big[20:20 + size, 20:20 + size]
+    b = big[20 - dy:20 - dy + size, 20 - dx:20 - dx + size]
+    return np.ascontiguousarray(a), np.ascontiguousarray(b)
+
+
+def test_dis_translation_end_point_error_is_subpixel():
+    dx, dy = 3, -2
+    a, b = _translated_pair(dx, dy)
+    flow = get_backend("dis")(a, b)
+    assert flow.dtype == np.float32 and flow.shape == (96, 96, 2)
+    # Visible pixels: those whose target (x+dx, y+dy) is inside frame b; skip a 4-px border where DIS
+    # patches run out of support.
+    visible = np.zeros((96, 96), bool)
+    visible[4:96 - 4 - abs(dy), 4 + 0:96 - 4 - dx] = True
+    epe = np.linalg.norm(flow - np.array([dx, dy], np.float32), axis=-1)[visible]
+    # Bound: zero flow would score |(3,-2)| = 3.6 px; 0.5 px is well under the 3-px cycle threshold of the
+    # filter, so nearly every visible pixel of such a pair survives filtering.
+    assert epe.mean() < 0.5, epe.mean()
+    assert np.quantile(epe, 0.9) < 1.0
+
+
+def test_dis_moving_sprite_on_static_background():
+    background = _texture(64, 64, seed=1)
+    sprite = _texture(16, 16, seed=2)
+    a, b = background.copy(), background.copy()
+    a[20:36, 10:26] = sprite
+    b[22:38, 14:30] = sprite  # the sprite moves by (4, 2)
+    flow = DisFlow("medium")(a, b)
+    truth = np.zeros((64, 64, 2), np.float32)
+    truth[20:36, 10:26] = (4, 2)
+    # Visible in b and away from motion boundaries (DIS smooths across them): sprite interior and
+    # background far from both sprite positions.
+    interior = np.zeros((64, 64), bool)
+    interior[23:33, 13:23] = True
+    far = np.ones((64, 64), bool)
+    far[12:46, 2:38] = False
+    far[:4], far[-4:], far[:, :4], far[:, -4:] = False, False, False, False
+    epe = np.linalg.norm(flow - truth, axis=-1)
+    assert epe[interior].mean() < 1.0, epe[interior].mean()
+    assert epe[far].mean() < 0.3, epe[far].mean()
+
+
+def test_dis_is_deterministic_and_picklable():
+    a, b = _translated_pair(2, 1)
+    backend = get_backend("dis", preset="fast")
+    first = backend(a, b)
+    clone = pickle.loads(pickle.dumps(backend))
+    assert clone.preset == "fast"
+    np.testing.assert_array_equal(first, clone(a, b))
+    np.testing.assert_array_equal(first, backend(a, b))
+
+
+def test_dis_presets_and_bad_inputs():
+    with pytest.raises(FlowBackendError, match="unknown DIS preset 'slow'.*ultrafast, fast, medium"):
+        get_backend("dis", preset="slow")
+    a, b = _translated_pair(1, 1)
+    with pytest.raises(ValueError, match="differ in size"):
+        DisFlow()(a, b[:50])
+    with pytest.raises(ValueError, match="uint8"):
+        DisFlow()(a.astype(np.float32), b)
