@@ -1,0 +1,106 @@
+"""TrainConfig: every training option, named by the official OmniMotion keys where one exists.
+
+Field names are the official ``config.py`` keys so that official ``.txt`` config files map one-to-one
+(``omnimotion.config`` does the parsing). Fields below the "ours" marker are additions of this package;
+their defaults reproduce the official behaviour (``configs/fast.txt`` changes them for CPU runs).
+Steps are optimisation steps; pixel quantities are in pixels of the prepared frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass
+class TrainConfig:
+    # ----- general (official) -----
+    expname: str = ""
+    """Experiment name; outputs go to ``<save_dir>/<expname>`` (``default`` when empty)."""
+    save_dir: str = "out/"
+    """Output folder. Relative paths are taken inside the data directory (the official code used the
+    working directory, which made hard-example mining silently miss its cache; spec §1.3)."""
+    ckpt_path: str = ""
+    """Checkpoint to start from; empty = newest ``model_*.pth`` in the output folder."""
+    no_reload: bool = False
+    """Start from scratch even if checkpoints exist."""
+    local_rank: int = 0
+    """Accepted for compatibility; distributed training is not implemented."""
+    distributed: int = 0
+    """Accepted for compatibility; must be 0."""
+    num_iters: int = 100000
+    """Total optimisation steps."""
+    num_workers: int = 4
+    """Accepted for compatibility; data are held in memory, so no loader workers are used."""
+    load_opt: int = 1
+    """When resuming, also restore the optimiser state."""
+    load_scheduler: int = 1
+    """When resuming, also restore the learning-rate schedule."""
+    loader_seed: int = 12
+    """Seed of the correspondence sampler's random generator (official DataLoader seed)."""
+    # ----- data (official) -----
+    dataset_types: str = "flow"
+    """Only ``flow`` exists."""
+    dataset_weights: list[float] = field(default_factory=lambda: [1.0])
+    """Accepted for compatibility (one dataset type only)."""
+    num_imgs: int = 250
+    """Train on at most the first ``num_imgs`` frames."""
+    num_pairs: int = 8
+    """Frame pairs per step."""
+    num_pts: int = 256
+    """Points per pair per step."""
+    # ----- learning rates (official) -----
+    lr_feature: float = 1e-3
+    """Adam LR of the latent-code GaborNet (``feature_mlp``)."""
+    lr_deform: float = 1e-4
+    """Adam LR of the bijection (``deform_mlp``)."""
+    lr_color: float = 3e-4
+    """Adam LR of the canonical field (``color_mlp``)."""
+    lrate_decay_steps: int = 20000
+    """StepLR period (the scheduler steps every iteration)."""
+    lrate_decay_factor: float = 0.5
+    """StepLR factor."""
+    grad_clip: float = 0.0
+    """If > 0, clip each parameter's gradient norm to this value."""
+    # ----- sampling (official) -----
+    use_error_map: bool = False
+    """Hard-example mining from cached predicted-flow errors (spec §4.4)."""
+    use_count_map: bool = False
+    """Sample pixels with probability proportional to 1/sqrt(count + 1)."""
+    start_interval: int = 20
+    """Initial maximum frame gap of the pair window."""
+    max_padding: float = 0.0
+    """Predictions further than this many pixels outside the frame get no flow loss."""
+    # ----- logging (official) -----
+    i_print: int = 100
+    """Steps between loss logs."""
+    i_img: int = 500
+    """Steps between tensorboard images."""
+    i_weight: int = 20000
+    """Steps between checkpoints."""
+    i_cache: int = 20000
+    """Steps between refreshes of the hard-example cache."""
+    # ----- ours -----
+    seed: int = 1234
+    """Global torch seed (official: 1234)."""
+    device: str = "auto"
+    """``auto`` (CUDA if available), ``cpu`` or ``cuda``."""
+    interval_growth_steps: int = 2000
+    """The pair window grows by one frame every this many steps (official 2000)."""
+    schedule_scale: float = 1.0
+    """Multiplies every step constant of the loss-weight schedules (rgb/flow-gradient ramps,
+    distortion start); 1.0 is official, e.g. 0.02 compresses 50k-step ramps into 1k steps."""
+    motion_share: float = 0.0
+    """Share of each pair's points drawn with probability proportional to flow magnitude from the
+    start (0 = official). Counters count-map sampling ignoring small moving objects."""
+    flow_cache_size: int = 512
+    """Flow/mask pairs held in memory (LRU, float16 flows); about 0.4 MB per pair at 256x256."""
+    tensorboard: bool = True
+    """Write tensorboard event files under ``<out>/logs``."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+
+    def steps(self, official_steps: float) -> float:
+        """A step constant of the official loss schedules, rescaled by ``schedule_scale``."""
+        return official_steps * self.schedule_scale
