@@ -1,0 +1,171 @@
+"""``Tracker``: a fitted model -> ``Tracks`` for any query points, and dense flow i -> j (spec §3.5-3.6, §5.1).
+
+For each query (t, x, y) and every target frame k the tracker asks the model for the correspondence of the
+query pixel from frame t to frame k (the max-weight sample along the ray, ``use_max_loc=True``) and for the
+occlusion score there (light absorbed in front of the mapped point, about 1 - transmittance). Frame k is
+occluded iff ``score > occlusion_th`` (official 0.99) or the point lands outside ``[0, W-1] x [0, H-1]``; at
+the query frame itself the track equals the query and is visible.
+
+Shapes and units
+    queries  ``[N, 3]`` (t, x, y): t a frame index, (x, y) pixels of the *output* video (``output_hw``).
+    Tracks   ``tracks [N, T, 2]`` pixels of the output video, ``occluded [N, T]`` True = occluded.
+    model    works in pixels of the frames it was fitted on (``model.image_hw``). When the user's video was
+             resized for fitting, pass its size as ``output_hw``: points are converted with
+             ``coords.resize_points`` (pixel-area scaling) on the way in and out.
+
+Work is split into chunks of ``chunk_size`` (query, target frame) pairs, so memory stays bounded for dense
+queries: beyond the outputs (``N * T * 9`` bytes) only one chunk of model activations is alive at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from omnimotion.coords import inside_image, pixel_grid, resize_points
+from omnimotion.track.queries import validate_queries
+from omnimotion.track.tracks import Tracks
+
+__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "DEFAULT_CHUNK_SIZE", "DEFAULT_OCCLUSION_TH"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 4096
+DEFAULT_OCCLUSION_TH = 0.99
+
+
+class CorrespondenceModel(Protocol):
+    """What the tracker needs from a model (``omnimotion.model.OmniMotionModel`` provides it).
+
+    ``correspondences(pts_i [n, 2] px, frame_i long [n], frame_j long [n], *, stratified, use_max_loc)``
+    returns an object with ``points_j [n, 2]`` px and ``depth_j [n]``; ``occlusion_score(points_j, depth_j,
+    frame_j) -> [n]``; ``num_frames``; ``image_hw`` (H, W) of the fitted frames.
+    """
+
+    num_frames: int
+    image_hw: tuple[int, int]
+
+    def correspondences(self, pts_i: torch.Tensor, frame_i: torch.Tensor, frame_j: torch.Tensor, *,
+                        stratified: bool = False, use_max_loc: bool = True): ...
+
+    def occlusion_score(self, pts_j: torch.Tensor, depth_j: torch.Tensor,
+                        frame_j: torch.Tensor) -> torch.Tensor: ...
+
+
+class DenseFlow(NamedTuple):
+    """Dense correspondence of every pixel of frame i in frame j, on the model's pixel grid ``[H, W]``.
+
+    ``flow [H, W, 2]`` float32 (dx, dy) px: pixel (x, y) of frame i lands at (x + dx, y + dy) in frame j;
+    ``occluded [H, W]`` bool, True where that point is hidden or outside frame j.
+    """
+
+    flow: np.ndarray
+    occluded: np.ndarray
+
+
+class Tracker:
+    """Track query points through a whole video with a fitted model: ``Tracker(model)(queries) -> Tracks``.
+
+    Args:
+        model: a fitted model (see ``CorrespondenceModel``), in eval mode; its device is used.
+        chunk_size: (query, target frame) pairs per model call; lower it if memory runs out.
+        occlusion_th: occluded iff the occlusion score exceeds it; None takes ``model.cfg.occlusion_th``
+            when the model has one, else the official 0.99.
+        output_hw: (H, W) of the video the queries and tracks refer to; None = the model's frame size.
+        fps: frame rate stored in the returned Tracks.
+        progress: show a tqdm progress bar.
+    """
+
+    def __init__(self, model: CorrespondenceModel, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                 occlusion_th: float | None = None, output_hw: tuple[int, int] | None = None,
+                 fps: float = 10.0, progress: bool = True):
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be a positive number of point-frame pairs, got {chunk_size}")
+        self.model = model
+        self.chunk_size = int(chunk_size)
+        if occlusion_th is None:
+            occlusion_th = getattr(getattr(model, "cfg", None), "occlusion_th", DEFAULT_OCCLUSION_TH)
+        self.occlusion_th = float(occlusion_th)
+        self.model_hw = (int(model.image_hw[0]), int(model.image_hw[1]))
+        self.output_hw = self.model_hw if output_hw is None else (int(output_hw[0]), int(output_hw[1]))
+        self.num_frames = int(model.num_frames)
+        self.fps = float(fps)
+        self.progress = progress
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", **kwargs) -> Tracker:
+        """Load a model saved by training (``omnimotion.io.checkpoint``) and wrap it; kwargs go to __init__."""
+        from omnimotion.io.checkpoint import load_model
+
+        return cls(load_model(path, device=device), **kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        params = getattr(self.model, "parameters", None)
+        first = next(iter(params()), None) if callable(params) else None
+        return first.device if first is not None else torch.device("cpu")
+
+    def __call__(self, queries: np.ndarray) -> Tracks:
+        """Track ``queries [N, 3]`` (t, x, y) in output-video pixels through every frame -> ``Tracks``."""
+        queries = validate_queries(queries, self.output_hw, self.num_frames)
+        n, num_frames = len(queries), self.num_frames
+        frames = queries[:, 0].astype(np.int64)
+        model_xy = resize_points(queries[:, 1:], self.output_hw, self.model_hw)
+        tracks = np.empty((n, num_frames, 2), np.float32)
+        occluded = np.empty((n, num_frames), bool)
+        flat_tracks, flat_occluded = tracks.reshape(-1, 2), occluded.reshape(-1)
+        # pair p = (query p // T, target frame p % T); chunks follow the row-major layout of the outputs
+        total = n * num_frames
+        with tqdm(total=total, desc="tracking", unit="pt-frame", unit_scale=True,
+                  disable=not self.progress) as bar:
+            for start in range(0, total, self.chunk_size):
+                pair = np.arange(start, min(total, start + self.chunk_size))
+                point, target = np.divmod(pair, num_frames)
+                flat_tracks[pair], flat_occluded[pair] = self._correspond(model_xy[point], frames[point], target)
+                bar.update(len(pair))
+        if self.output_hw != self.model_hw:
+            tracks = resize_points(tracks, self.model_hw, self.output_hw)
+        occluded |= ~inside_image(tracks, *self.output_hw)
+        at_query = (np.arange(n), frames)
+        tracks[at_query] = queries[:, 1:]
+        occluded[at_query] = False
+        return Tracks(tracks, occluded, queries, self.output_hw, self.fps)
+
+    def flow(self, frame_i: int, frame_j: int) -> DenseFlow:
+        """Dense flow of every pixel of frame i to frame j on the model's pixel grid (see ``DenseFlow``)."""
+        for name, frame in (("frame_i", frame_i), ("frame_j", frame_j)):
+            if not 0 <= int(frame) < self.num_frames:
+                raise ValueError(f"{name}={frame} is outside the video's frames 0..{self.num_frames - 1}")
+        h, w = self.model_hw
+        if frame_i == frame_j:
+            return DenseFlow(np.zeros((h, w, 2), np.float32), np.zeros((h, w), bool))
+        grid = pixel_grid(h, w).reshape(-1, 2)
+        landed = np.empty_like(grid)
+        occluded = np.empty(len(grid), bool)
+        for start in tqdm(range(0, len(grid), self.chunk_size), desc=f"flow {frame_i}->{frame_j}",
+                          disable=not self.progress):
+            rows = slice(start, start + self.chunk_size)
+            count = len(grid[rows])
+            landed[rows], occluded[rows] = self._correspond(grid[rows], np.full(count, frame_i),
+                                                            np.full(count, frame_j))
+        occluded |= ~inside_image(landed, h, w)
+        return DenseFlow((landed - grid).reshape(h, w, 2), occluded.reshape(h, w))
+
+    @torch.no_grad()
+    def _correspond(self, pts_i: np.ndarray, frame_i: np.ndarray,
+                    frame_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One model call: pixels ``[n, 2]`` of frames ``frame_i [n]`` -> (pixels ``[n, 2]`` in frames
+        ``frame_j [n]``, occluded by the score test ``[n]``), all on the model's pixel grid."""
+        device = self.device
+        pts = torch.as_tensor(pts_i, dtype=torch.float32, device=device)
+        fi = torch.as_tensor(frame_i, dtype=torch.long, device=device)
+        fj = torch.as_tensor(frame_j, dtype=torch.long, device=device)
+        corr = self.model.correspondences(pts, fi, fj, stratified=False, use_max_loc=True)
+        score = self.model.occlusion_score(corr.points_j, corr.depth_j, fj)
+        return (corr.points_j.detach().float().cpu().numpy(),
+                (score.detach().reshape(-1) > self.occlusion_th).cpu().numpy())
