@@ -55,6 +55,21 @@ def test_render_shows_texture_point_at_inverse_transform(two_layer_clip):
         assert error.max() < 0.75
 
 
+def test_render_matches_inverse_transform_under_rotation_and_scale():
+    # A(t) rotates by 4t degrees and scales by 1.05^t about canonical (25, 25), placed at image (15.5, 11.5);
+    # the ramp texture's colour must read back A(t)^{-1} p at every pixel (same 0.75 bound as above).
+    angle, scale = np.deg2rad(4.0 * np.arange(T)), 1.05 ** np.arange(T)
+    linear = scale[:, None, None] * np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1),
+                                              np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    offset = np.array([15.5, 11.5]) - linear @ np.array([25.0, 25.0])
+    transforms = np.concatenate([linear, offset[:, :, None]], axis=-1)
+    clip = render_clip([Layer(_ramp_texture(50, 50), transforms)], H, W)
+    grid = pixel_grid(H, W).astype(np.float64)
+    for t in range(T):
+        canonical = (grid - offset[t]) @ np.linalg.inv(linear[t]).T
+        assert np.abs(clip.video[t, ..., :2] - (4 * canonical + 20)).max() < 0.75
+
+
 def test_layer_ids_mark_the_disc(two_layer_clip):
     grid = pixel_grid(H, W).astype(np.float64)
     for t in range(T):

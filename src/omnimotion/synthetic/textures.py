@@ -29,11 +29,13 @@ def make_texture(rng: np.random.Generator, height: int, width: int, num_shapes: 
     if height < 2 or width < 2:
         raise ValueError(f"texture size {height}x{width} is too small; use at least 2x2 pixels")
     noise = np.stack([_smooth_noise(rng, height, width) for _ in range(3)], axis=-1)  # [h, w, 3] in ~[-1, 1]
-    # A random colour mixing gives each texture its own palette instead of three independent grey channels.
+    # A random colour mixing gives each texture its own palette instead of three independent grey channels;
+    # a shared brightness noise keeps the grey image textured too (flow methods mostly work on grey).
     mixing = rng.normal(0.0, 1.0, size=(3, 3))
     mixing /= np.linalg.norm(mixing, axis=1, keepdims=True)
     base = rng.uniform(60.0, 200.0, size=3)
-    image = base + 70.0 * noise @ mixing.T
+    brightness = _smooth_noise(rng, height, width)[..., None]
+    image = base + 45.0 * noise @ mixing.T + 55.0 * brightness
     if num_shapes is None:
         num_shapes = max(3, (height * width) // (32 * 32))
     image = _draw_shapes(rng, np.clip(image, 0, 255).astype(np.float32), num_shapes)
