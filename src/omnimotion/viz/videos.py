@@ -1,0 +1,107 @@
+"""Pictures and videos of tracks and of what a model learned, written to files (``omnimotion.io.video``).
+
+Inputs: ``frames`` uint8 ``[T, H, W, 3]`` RGB (the video the tracks belong to) and ``Tracks`` (pixels,
+``omnimotion.coords``). Tracks computed for another size of the same video are rescaled to the frames with
+``Tracks.resized``. Every video has the input's frame count and size (twice the width side by side); H.264
+needs even sizes, so ``write_video`` pads odd ones by one edge row/column.
+
+What each writer shows
+    tracks video  coloured points (colour by index) with trails; occluded points hollow and faded.
+    grid video    the paper's rainbow grid: points coloured by their start position, no trails.
+    summary PNG   the first frame, dimmed, with every trajectory and the start points.
+    depth video   the model's pseudo-depth per frame, jet, min-max normalised over the whole video.
+    colour video  the model's rendered colours per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from omnimotion.io.atomic import save_png
+from omnimotion.io.video import write_video
+from omnimotion.track.tracks import Tracks
+from omnimotion.viz.draw import (colorize_depth, draw_summary, draw_tracks_video, index_colors, position_colors,
+                                 rgb_to_uint8, side_by_side)
+
+__all__ = ["write_tracks_video", "write_grid_video", "write_summary_png", "write_depth_video",
+           "write_color_video", "render_depth_frames", "render_color_frames"]
+
+logger = logging.getLogger(__name__)
+
+
+def write_tracks_video(path: str | Path, frames: np.ndarray, tracks: Tracks, *, fps: float | None = None,
+                       trail_length: int = 10, with_input: bool = False,
+                       colors: Literal["index", "position"] = "index", max_points: int | None = 1000,
+                       radius: int = 3, linewidth: int = 1) -> Path:
+    """mp4 of ``frames`` with the tracks drawn; ``with_input`` puts the plain input on the left.
+
+    ``max_points`` keeps an evenly spaced subset of larger track sets (a dense set would hide the video);
+    None draws all. ``fps`` defaults to the tracks' fps.
+    """
+    tracks = _fit_to_frames(tracks, frames, max_points)
+    palette = (position_colors(tracks.queries[:, 1:], tracks.image_hw) if colors == "position"
+               else index_colors(tracks.num_points))
+    drawn = draw_tracks_video(frames, tracks.tracks, tracks.occluded, palette, trail_length, radius, linewidth)
+    if with_input:
+        drawn = side_by_side(frames, drawn)
+    return write_video(drawn, path, fps or tracks.fps)
+
+
+def write_grid_video(path: str | Path, frames: np.ndarray, tracks: Tracks, *, fps: float | None = None,
+                     with_input: bool = False, max_points: int | None = 5000, radius: int = 2) -> Path:
+    """The rainbow grid overlay: points coloured by start position, drawn without trails."""
+    return write_tracks_video(path, frames, tracks, fps=fps, trail_length=0, with_input=with_input,
+                              colors="position", max_points=max_points, radius=radius)
+
+
+def write_summary_png(path: str | Path, frames: np.ndarray, tracks: Tracks, *, max_points: int | None = 1000,
+                      radius: int = 3, linewidth: int = 1) -> Path:
+    """PNG: the first frame with every trajectory and the query (start) points, colour by index."""
+    tracks = _fit_to_frames(tracks, frames, max_points)
+    image = draw_summary(frames[0], tracks.tracks, tracks.occluded, tracks.queries[:, 1:],
+                         index_colors(tracks.num_points), radius, linewidth)
+    save_png(path, image)
+    return Path(path)
+
+
+@torch.no_grad()
+def render_depth_frames(model, progress: bool = True) -> np.ndarray:
+    """uint8 ``[T, H, W, 3]``: ``model.render_depth`` of every frame, jet, min-max over the whole video."""
+    depth = np.stack([model.render_depth(t).float().cpu().numpy()
+                      for t in tqdm(range(model.num_frames), desc="depth", disable=not progress)])
+    return colorize_depth(depth)
+
+
+@torch.no_grad()
+def render_color_frames(model, progress: bool = True) -> np.ndarray:
+    """uint8 ``[T, H, W, 3]``: ``model.render_rgb`` of every frame (colours in [0, 1] -> 0..255)."""
+    return np.stack([rgb_to_uint8(model.render_rgb(t).float().cpu().numpy())
+                     for t in tqdm(range(model.num_frames), desc="colour", disable=not progress)])
+
+
+def write_depth_video(path: str | Path, model, fps: float = 10.0, progress: bool = True) -> Path:
+    """Pseudo-depth video of a fitted model (see :func:`render_depth_frames`)."""
+    return write_video(render_depth_frames(model, progress), path, fps)
+
+
+def write_color_video(path: str | Path, model, fps: float = 10.0, progress: bool = True) -> Path:
+    """Canonical-colour video of a fitted model (see :func:`render_color_frames`)."""
+    return write_video(render_color_frames(model, progress), path, fps)
+
+
+def _fit_to_frames(tracks: Tracks, frames: np.ndarray, max_points: int | None) -> Tracks:
+    """Tracks in the pixels of ``frames``, at most ``max_points`` of them (evenly spaced by index)."""
+    if frames.ndim != 4 or frames.shape[0] != tracks.num_frames:
+        raise ValueError(f"frames {frames.shape} must be [T, H, W, 3] with T = {tracks.num_frames} (the tracks' "
+                         "frame count); draw the tracks on the video they were computed for")
+    if max_points is not None and tracks.num_points > max_points:
+        keep = np.linspace(0, tracks.num_points - 1, max_points).round().astype(int)
+        logger.info("drawing %d of %d tracks (evenly spaced)", max_points, tracks.num_points)
+        tracks = tracks.subset(np.unique(keep))
+    return tracks.resized(frames.shape[1:3])

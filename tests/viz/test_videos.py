@@ -1,0 +1,105 @@
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from omnimotion.io.video import write_video
+from omnimotion.synthetic import make_clip
+from omnimotion.track.queries import grid_queries
+from omnimotion.track.tracks import Tracks
+from omnimotion.viz.videos import (write_color_video, write_depth_video, write_grid_video, write_summary_png,
+                                   write_tracks_video)
+
+T, H, W = 10, 48, 64
+
+
+def _clip_and_tracks():
+    clip = make_clip(num_frames=T, height=H, width=W, num_sprites=2, motion="mixed", seed=3)
+    queries = grid_queries((H, W), 8, frame=0)
+    tracks, occluded = clip.track(queries)
+    return clip, Tracks(tracks, occluded, queries, (H, W), fps=10)
+
+
+def _read_cv2(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame[..., ::-1])
+    capture.release()
+    return np.stack(frames)
+
+
+def _read_av(path):
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def test_tracks_video_has_input_frame_count_and_size(tmp_path):
+    clip, tracks = _clip_and_tracks()
+    path = write_tracks_video(tmp_path / "tracks.mp4", clip.video, tracks, trail_length=4)
+    decoded = _read_cv2(path)
+    assert decoded.shape == (T, H, W, 3)
+    assert _read_av(path).shape == (T, H, W, 3)
+    # the points are there: at visible points the decoded video is far from the input encoded alone
+    plain = _read_cv2(write_video(clip.video, tmp_path / "plain.mp4"))
+    t = 5
+    visible = ~tracks.occluded[:, t]
+    xs, ys = tracks.tracks[visible, t].round().astype(int).T
+    inside = (xs >= 1) & (xs < W - 1) & (ys >= 1) & (ys < H - 1)
+    diff = np.abs(decoded[t].astype(int) - plain[t]).sum(-1)[ys[inside], xs[inside]]
+    assert inside.sum() > 10 and np.median(diff) > 60
+
+def test_side_by_side_grid_video_and_resized_tracks(tmp_path):
+    clip, tracks = _clip_and_tracks()
+    big = tracks.resized((2 * H, 2 * W))  # tracks of the full-size video, drawn on the small frames
+    path = write_grid_video(tmp_path / "grid.mp4", clip.video, big, with_input=True)
+    decoded = _read_av(path)
+    assert decoded.shape == (T, H, 2 * W, 3)
+    # the left half is the plain input (up to compression), the right half carries the dots
+    left = np.abs(decoded[:, :, :W].astype(int) - clip.video).mean()
+    right = np.abs(decoded[:, :, W:].astype(int) - clip.video).mean()
+    assert left < 8 and right > left + 3
+
+
+def test_summary_png(tmp_path):
+    clip, tracks = _clip_and_tracks()
+    path = write_summary_png(tmp_path / "summary.png", clip.video, tracks)
+    image = cv2.imread(str(path))[..., ::-1]
+    assert image.shape == (H, W, 3)
+    # every start point is drawn in its own colour: not the dimmed frame
+    x, y = tracks.queries[0, 1:].astype(int)
+    assert np.abs(image[y, x].astype(int) - (clip.video[0, y, x] * 0.6)).max() > 30
+
+
+def test_wrong_frame_count_is_refused(tmp_path):
+    clip, tracks = _clip_and_tracks()
+    with pytest.raises(ValueError, match="T = 10"):
+        write_tracks_video(tmp_path / "bad.mp4", clip.video[:5], tracks)
+
+
+class _RenderingModel:
+    """render_depth: frame t is a constant depth t (so frame 0 is nearest); render_rgb: a horizontal ramp."""
+
+    num_frames, image_hw = 6, (H, W)
+
+    def render_depth(self, frame):
+        return torch.full((H, W), float(frame))
+
+    def render_rgb(self, frame):
+        ramp = torch.linspace(0, 1, W).expand(H, W)
+        return torch.stack([ramp, torch.zeros(H, W), 1 - ramp], -1)
+
+
+def test_depth_and_color_videos(tmp_path):
+    depth = _read_cv2(write_depth_video(tmp_path / "depth.mp4", _RenderingModel(), progress=False))
+    assert depth.shape == (6, H, W, 3)
+    # jet, normalised over the video: the first frame is blue, the last red
+    assert depth[0, ..., 2].mean() > 100 and depth[0, ..., 0].mean() < 30
+    assert depth[-1, ..., 0].mean() > 100 and depth[-1, ..., 2].mean() < 30
+    color = _read_av(write_color_video(tmp_path / "color.mp4", _RenderingModel(), progress=False))
+    assert color.shape == (6, H, W, 3)
+    assert color[0, :, -4:, 0].mean() > 200 and color[0, :, :4, 2].mean() > 200
