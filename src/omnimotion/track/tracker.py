@@ -19,6 +19,7 @@ queries: beyond the outputs (``N * T * 9`` bytes) only one chunk of model activa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -28,10 +29,14 @@ import torch
 from tqdm.auto import tqdm
 
 from omnimotion.coords import inside_image, pixel_grid, resize_points
+from omnimotion.io.checkpoint import load_checkpoint
+from omnimotion.io.datadir import CorruptFileError
+from omnimotion.model import ModelConfig, OmniMotionModel
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "DEFAULT_CHUNK_SIZE", "DEFAULT_OCCLUSION_TH"]
+__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "DEFAULT_CHUNK_SIZE",
+           "DEFAULT_OCCLUSION_TH"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +49,10 @@ class CorrespondenceModel(Protocol):
 
     ``correspondences(pts_i [n, 2] px, frame_i long [n], frame_j long [n], *, stratified, use_max_loc)``
     returns an object with ``points_j [n, 2]`` px and ``depth_j [n]``; ``occlusion_score(points_j, depth_j,
-    frame_j) -> [n]``; ``num_frames``; ``image_hw`` (H, W) of the fitted frames.
+    frame_j) -> [n]``; ``num_frames``; the fitted frame size as ``image_hw`` (H, W) or ``height``/``width``.
     """
 
     num_frames: int
-    image_hw: tuple[int, int]
 
     def correspondences(self, pts_i: torch.Tensor, frame_i: torch.Tensor, frame_j: torch.Tensor, *,
                         stratified: bool = False, use_max_loc: bool = True): ...
@@ -91,7 +95,7 @@ class Tracker:
         if occlusion_th is None:
             occlusion_th = getattr(getattr(model, "cfg", None), "occlusion_th", DEFAULT_OCCLUSION_TH)
         self.occlusion_th = float(occlusion_th)
-        self.model_hw = (int(model.image_hw[0]), int(model.image_hw[1]))
+        self.model_hw = _frame_size(model)
         self.output_hw = self.model_hw if output_hw is None else (int(output_hw[0]), int(output_hw[1]))
         self.num_frames = int(model.num_frames)
         self.fps = float(fps)
@@ -100,9 +104,7 @@ class Tracker:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **kwargs) -> Tracker:
         """Load a model saved by training (``omnimotion.io.checkpoint``) and wrap it; kwargs go to __init__."""
-        from omnimotion.io.checkpoint import load_model
-
-        return cls(load_model(path, device=device), **kwargs)
+        return cls(load_model(path, device), **kwargs)
 
     @property
     def device(self) -> torch.device:
@@ -169,3 +171,31 @@ class Tracker:
         score = self.model.occlusion_score(corr.points_j, corr.depth_j, fj)
         return (corr.points_j.detach().float().cpu().numpy(),
                 (score.detach().reshape(-1) > self.occlusion_th).cpu().numpy())
+
+
+def load_model(path: str | Path, device: str = "auto") -> OmniMotionModel:
+    """The fitted ``OmniMotionModel`` of a training checkpoint, in eval mode on ``device`` (auto|cpu|cuda).
+
+    The checkpoint must hold the resolved ``config`` and ``image_hw`` (written by ``omnimotion train``);
+    official checkpoints lack them and are refused with a message saying so.
+    """
+    from omnimotion.train.trainer import SUBMODULES, resolve_device  # the trainer's names and device rule
+
+    state = load_checkpoint(path, map_location="cpu")
+    missing = [key for key in ("config", "image_hw", "num_imgs") if key not in state]
+    if missing:
+        raise CorruptFileError(f"checkpoint {path} lacks {missing}, so the model cannot be rebuilt; track with "
+                               "checkpoints written by 'omnimotion train'")
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    cfg = ModelConfig(**{k: v for k, v in state["config"]["model"].items() if k in model_fields})
+    model = OmniMotionModel(cfg, int(state["num_imgs"]), tuple(state["image_hw"]))
+    for name in SUBMODULES:
+        getattr(model, name).load_state_dict(state[name])
+    return model.to(resolve_device(device)).eval()
+
+
+def _frame_size(model) -> tuple[int, int]:
+    """(H, W) of the frames the model was fitted on."""
+    if hasattr(model, "image_hw"):
+        return int(model.image_hw[0]), int(model.image_hw[1])
+    return int(model.height), int(model.width)
