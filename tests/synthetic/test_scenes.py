@@ -80,6 +80,13 @@ def test_flow_cycle_returns_to_start(clip):
         assert np.abs(forward + back)[keep].max() < 1e-3
 
 
+def test_rendered_layer_ids_match_visible_layer(clip):
+    # render_clip tests each sprite only inside its pixel window; the result must equal the plain query.
+    grid = pixel_grid(clip.height, clip.width).astype(np.float64)
+    for t in range(clip.num_frames):
+        np.testing.assert_array_equal(clip.layer_ids[t], clip.visible_layer(t, grid))
+
+
 def test_track_agrees_with_flow(clip):
     i = 7
     grid = pixel_grid(clip.height, clip.width).reshape(-1, 2)

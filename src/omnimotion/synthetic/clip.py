@@ -41,6 +41,11 @@ class Ellipse:
         across = -d[..., 0] * sin + d[..., 1] * cos
         return (along / self.semi_axes[0]) ** 2 + (across / self.semi_axes[1]) ** 2 <= 1.0
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical (x, y) corners (low, high) of a box holding the ellipse."""
+        reach = max(self.semi_axes)
+        return np.asarray(self.centre) - reach, np.asarray(self.centre) + reach
+
 
 @dataclass(frozen=True, eq=False)
 class Polygon:
@@ -60,6 +65,10 @@ class Polygon:
             inside ^= straddles & (x < x_cross)
         return inside
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical (x, y) corners (low, high) of a box holding the polygon."""
+        return self.vertices.min(axis=0), self.vertices.max(axis=0)
+
 
 @dataclass(eq=False)
 class Layer:
@@ -74,7 +83,23 @@ class Layer:
         """Bool ``[...]``: image points ``[..., 2]`` of frame t fall on this layer's shape."""
         if self.shape is None:
             return np.ones(points.shape[:-1], bool)
-        return self.shape.contains(_apply(_invert(self.transforms[t]), points))
+        # Only points inside the shape's image-space box need the exact test (sprites are small).
+        low, high = self.image_box(t)
+        x, y = points[..., 0], points[..., 1]
+        near = (x >= low[0]) & (x <= high[0]) & (y >= low[1]) & (y <= high[1])
+        covered = np.zeros(points.shape[:-1], bool)
+        covered[near] = self.shape.contains(_apply(_invert(self.transforms[t]), points[near]))
+        return covered
+
+    def image_box(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Image (x, y) corners (low, high) of a box holding the shape in frame t; the whole plane if no shape."""
+        if self.shape is None:
+            return np.full(2, -np.inf), np.full(2, np.inf)
+        low, high = self.shape.bounds()
+        corners = np.array([[low[0], low[1]], [high[0], low[1]], [low[0], high[1]], [high[0], high[1]]])
+        placed = _apply(self.transforms[t], corners)
+        margin = 1e-6  # keeps points on the box edge despite rounding in the transform
+        return placed.min(axis=0) - margin, placed.max(axis=0) + margin
 
     def relative(self, i: int, j: int) -> np.ndarray:
         """2x3 affine taking image points of frame i on this layer to frame j: ``A(j) A(i)^{-1}``."""
@@ -194,15 +219,41 @@ def render_clip(layers: list[Layer], height: int, width: int) -> SyntheticClip:
                          layer_ids=np.zeros((num_frames, height, width), np.int16), layers=layers)
     grid = pixel_grid(height, width).astype(np.float64)
     for t in range(num_frames):
-        ids = clip.visible_layer(t, grid)
-        for k in np.unique(ids):
-            # WARP_INVERSE_MAP: the matrix given maps each output pixel to its texture point, A(t)^{-1} p.
-            colour = cv2.warpAffine(layers[k].texture, _invert(layers[k].transforms[t]), (width, height),
-                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_REFLECT101)
-            clip.video[t][ids == k] = colour[ids == k]
-        clip.layer_ids[t] = ids
+        # As visible_layer(t, grid), but each sprite is only tested and warped inside its pixel window.
+        ids, frame = clip.layer_ids[t], clip.video[t]
+        frame[:] = _warp_layer(layers[0], t, slice(0, height), slice(0, width))
+        windows = [None] + [_pixel_window(layer, t, height, width) for layer in layers[1:]]
+        for k, layer in enumerate(layers[1:], start=1):
+            if windows[k] is not None:
+                rows, cols = windows[k]
+                ids[rows, cols][layer.covers(t, grid[rows, cols])] = k
+        for k, layer in enumerate(layers[1:], start=1):
+            if windows[k] is not None:
+                rows, cols = windows[k]
+                patch = _warp_layer(layer, t, rows, cols)
+                np.copyto(frame[rows, cols], patch, where=(ids[rows, cols] == k)[..., None])
     return clip
+
+
+def _pixel_window(layer: Layer, t: int, height: int, width: int) -> tuple[slice, slice] | None:
+    """(rows, cols) slices of the frame pixels that layer's shape can touch in frame t; None if it is outside."""
+    low, high = layer.image_box(t)
+    x0, y0 = np.maximum(np.ceil(low).astype(int), 0)
+    x1, y1 = np.minimum(np.floor(high).astype(int) + 1, [width, height])
+    if x0 >= x1 or y0 >= y1:
+        return None
+    return slice(int(y0), int(y1)), slice(int(x0), int(x1))
+
+
+def _warp_layer(layer: Layer, t: int, rows: slice, cols: slice) -> np.ndarray:
+    """Layer texture rendered on the frame window ``[rows, cols]``: uint8 ``[rows, cols, 3]``."""
+    to_texture = _invert(layer.transforms[t])
+    # Window pixel (x', y') is frame pixel (x' + cols.start, y' + rows.start).
+    to_texture[:, 2] += to_texture[:, :2] @ (cols.start, rows.start)
+    size = (cols.stop - cols.start, rows.stop - rows.start)
+    # WARP_INVERSE_MAP: the matrix given maps each output pixel to its texture point, A(t)^{-1} p.
+    return cv2.warpAffine(layer.texture, to_texture, size,
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT101)
 
 
 def _homogeneous(affine: np.ndarray) -> np.ndarray:

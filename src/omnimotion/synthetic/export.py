@@ -50,7 +50,7 @@ def save_tapvid_npz(clip: SyntheticClip, path: str | Path, num_points: int = 64,
 
 
 def write_frames(clip: SyntheticClip, color_dir: str | Path) -> None:
-    """Write frames as ``color_dir/00000.jpg ...`` (JPEG quality 95, 4:4:4), the layout ``omnimotion.io.DataDir`` reads."""
+    """Write frames as ``color_dir/00000.jpg ...`` (JPEG quality 95, 4:4:4), as ``omnimotion.io.DataDir`` reads."""
     color_dir = Path(color_dir)
     for t, frame in enumerate(clip.video):
         ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]),  # OpenCV writes BGR
