@@ -166,20 +166,25 @@ class SyntheticClip:
         (positions are given even where occluded) and bool ``[N, T]`` occluded (hidden or out of frame).
         """
         queries = self._check_queries(queries)
-        num = len(queries)
-        tracks = np.zeros((num, self.num_frames, 2))
-        occluded = np.zeros((num, self.num_frames), bool)
-        frames = queries[:, 0].astype(int)
-        layer_of = np.zeros(num, int)
+        frames, points = queries[:, 0].astype(int), queries[:, 1:]
+        tracks = np.zeros((len(queries), self.num_frames, 2))
+        occluded = np.zeros((len(queries), self.num_frames), bool)
+        layer_of = np.zeros(len(queries), int)
+        canonical = np.zeros_like(points)  # each query's point in its layer's texture space
         for t in np.unique(frames):
             at_t = frames == t
-            layer_of[at_t] = self.visible_layer(int(t), queries[at_t, 1:])
-        for t, k in {(int(t), int(k)) for t, k in zip(frames, layer_of)}:
-            group = (frames == t) & (layer_of == k)
+            layer_of[at_t] = self.visible_layer(int(t), points[at_t])
+            for k in np.unique(layer_of[at_t]):
+                group = at_t & (layer_of == k)
+                canonical[group] = _apply(_invert(self.layers[k].transforms[t]), points[group])
+        for k in np.unique(layer_of):
+            group = np.flatnonzero(layer_of == k)
             for s in range(self.num_frames):
-                landed = _apply(self.layers[k].relative(t, s), queries[group, 1:])
+                landed = _apply(self.layers[k].transforms[s], canonical[group])
+                at_query = frames[group] == s
+                landed[at_query] = points[group[at_query]]  # exact, so rounding never moves a query
                 tracks[group, s] = landed
-                occluded[group, s] = self._occluded(k, s, landed)
+                occluded[group, s] = self._occluded(int(k), s, landed)
         return tracks.astype(np.float32), occluded
 
     def _occluded(self, k: int, t: int, points: np.ndarray) -> np.ndarray:
