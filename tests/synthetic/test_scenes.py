@@ -103,7 +103,7 @@ def test_occlusion_matches_rendered_layers(clip):
     # Independent of the analytic shapes: where the landing point is well inside a rendered region of frame
     # j, occluded_in_j must equal "outside the frame, or that region belongs to another (nearer) layer".
     grid = pixel_grid(clip.height, clip.width)
-    total_occluded = 0
+    checked_occluded = 0
     for i, j in PAIRS:
         flow, occluded = clip.flow(i, j)
         landed = grid + flow
@@ -118,9 +118,8 @@ def test_occlusion_matches_rendered_layers(clip):
         other_layer = ids_j[ly, lx] != clip.layer_ids[i]
         np.testing.assert_array_equal(occluded[checkable], other_layer[checkable])
         assert occluded[outside].all()
-        assert (occluded & checkable).sum() > 0 or clip.layer_ids[i].max() == 0
-        total_occluded += occluded.sum()
-    assert total_occluded > 0
+        checked_occluded += (occluded & checkable).sum()
+    assert checked_occluded > 0  # some occlusion by a nearer layer was actually checked
 
 
 @pytest.mark.parametrize("seed", range(4))
