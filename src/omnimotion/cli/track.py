@@ -1,0 +1,139 @@
+"""``omnimotion track DATA_DIR``: track query points with a trained model; write tracks and, optionally, pictures.
+
+Queries are in pixels of the frames in ``DATA_DIR/color`` unless ``--video_size`` names the size of the
+original video (then queries and tracks are in its pixels; conventions in ``omnimotion.coords``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from omnimotion.cli.main import UserError
+from omnimotion.io.checkpoint import latest_checkpoint
+from omnimotion.io.datadir import DataDir
+from omnimotion.track import (Tracker, dense_queries, grid_queries, load_mask, mask_queries, points_from_file,
+                              points_from_strings, save_tracks)
+from omnimotion.track.export import TRACK_SUFFIXES
+from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
+
+__all__ = ["add_parser", "run", "newest_checkpoint", "select_queries"]
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name, help="track points through the whole video with a trained model",
+        description="Track query points forwards and backwards through every frame of a trained sequence. "
+                    "Give exactly one query source (--grid may be combined with --mask).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("data_dir", help="data directory of the sequence (with color/ and out/)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="model checkpoint; default: the newest DATA_DIR/out/*/model_*.pth")
+    queries = parser.add_argument_group("queries (pixels x,y; frames counted from 0)")
+    queries.add_argument("--points", action="append", default=[], metavar="X,Y@T",
+                         help="a query point, e.g. 120,80@0; repeat for more (without @T: --frame)")
+    queries.add_argument("--points_file", default=None, metavar="FILE",
+                         help="CSV with a header naming x, y and t (or frame), or a JSON list of points")
+    queries.add_argument("--grid", type=int, default=None, metavar="STEP", help="a grid every STEP pixels")
+    queries.add_argument("--mask", default=None, metavar="PNG",
+                         help="binary mask (or RGBA cut-out) of --frame: track every pixel of it, or with "
+                              "--grid the grid points inside it")
+    queries.add_argument("--dense", action="store_true", help="track every pixel of --frame")
+    queries.add_argument("--frame", type=int, default=0, help="query frame for --grid, --mask, --dense")
+    parser.add_argument("--out", required=True,
+                        help=f"tracks file; the suffix picks the format: {', '.join(TRACK_SUFFIXES)}")
+    parser.add_argument("--video", default=None, help="also write an mp4 of the tracks over the input")
+    parser.add_argument("--side_by_side", action="store_true", help="put the plain input left of --video")
+    parser.add_argument("--trail_length", type=int, default=10, help="frames of trail drawn in --video")
+    parser.add_argument("--summary", default=None, help="also write a PNG of the trajectories over frame 0")
+    parser.add_argument("--occlusion_th", type=float, default=None,
+                        help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
+    parser.add_argument("--video_size", default=None, metavar="WxH",
+                        help="size of the original video the frames were resized from; queries and tracks "
+                             "are then in its pixels (default: the size of DATA_DIR/color frames)")
+    parser.add_argument("--fps", type=float, default=10.0, help="frame rate stored with the tracks and videos")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--chunk_size", type=int, default=DEFAULT_CHUNK_SIZE,
+                        help="(point, frame) pairs per model call; lower it if memory runs out")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    data = DataDir(args.data_dir)
+    if Path(args.out).suffix.lower() not in TRACK_SUFFIXES:
+        raise UserError(f"--out {args.out}: use a file ending in {', '.join(TRACK_SUFFIXES)}")
+    frames_hw, num_frames = data.image_hw, data.num_frames
+    video_hw = _parse_size(args.video_size) if args.video_size else frames_hw
+    queries = select_queries(args, video_hw, num_frames)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else newest_checkpoint(data.root)
+    log.info("tracking %d points through %d frames with %s", len(queries), num_frames, checkpoint)
+    tracker = Tracker.from_checkpoint(checkpoint, device=args.device, chunk_size=args.chunk_size,
+                                      occlusion_th=args.occlusion_th, output_hw=video_hw, fps=args.fps)
+    if tracker.num_frames != num_frames or tracker.model_hw != frames_hw:
+        raise UserError(f"{checkpoint} was trained on {tracker.num_frames} frames of {tracker.model_hw[1]}x"
+                        f"{tracker.model_hw[0]} but {data.color_dir} has {num_frames} of {frames_hw[1]}x"
+                        f"{frames_hw[0]}; pass the checkpoint trained on this data directory")
+    tracks = tracker(queries)
+    save_tracks(tracks, args.out)
+    log.info("wrote %s (%d points, %.0f%% of point-frames visible)", args.out, tracks.num_points,
+             100 * (1 - tracks.occluded.mean()))
+    if args.video or args.summary:
+        from omnimotion.viz import write_summary_png, write_tracks_video  # only when pictures are wanted
+
+        frames = data.load_frames()
+        if args.video:
+            write_tracks_video(args.video, frames, tracks, trail_length=args.trail_length,
+                               with_input=args.side_by_side)
+            log.info("wrote %s", args.video)
+        if args.summary:
+            write_summary_png(args.summary, frames, tracks)
+            log.info("wrote %s", args.summary)
+    return 0
+
+
+def select_queries(args: argparse.Namespace, image_hw: tuple[int, int], num_frames: int) -> np.ndarray:
+    """Queries ``[N, 3]`` (t, x, y) from the one query source given on the command line."""
+    given = [flag for flag, value in (("--points", args.points), ("--points_file", args.points_file),
+                                      ("--grid", args.grid is not None), ("--mask", args.mask),
+                                      ("--dense", args.dense)) if value]
+    if not given:
+        raise UserError("no query points: give --points X,Y@T, --points_file, --grid STEP, --mask PNG or --dense")
+    if len(given) > 1 and set(given) != {"--grid", "--mask"}:
+        raise UserError(f"give one query source, not {' and '.join(given)} (only --grid and --mask combine)")
+    if args.points:
+        return points_from_strings(args.points, image_hw, num_frames, default_frame=args.frame)
+    if args.points_file:
+        return points_from_file(args.points_file, image_hw, num_frames, default_frame=args.frame)
+    mask = load_mask(args.mask, image_hw) if args.mask else None
+    if args.grid is not None:
+        return grid_queries(image_hw, args.grid, args.frame, num_frames, mask=mask)
+    if mask is not None:
+        return mask_queries(mask, args.frame, num_frames)
+    return dense_queries(image_hw, args.frame, num_frames)
+
+
+def newest_checkpoint(data_root: Path) -> Path:
+    """The most recently written ``model_*.pth`` in any ``DATA_DIR/out/*/`` folder."""
+    out = data_root / "out"
+    found = [latest_checkpoint(folder) for folder in sorted(out.iterdir()) if folder.is_dir()] if out.is_dir() else []
+    found = [path for path in found if path is not None]
+    if not found:
+        raise UserError(f"no checkpoint found in {out}/*/; train first with 'omnimotion train {data_root}' "
+                        "or pass --checkpoint")
+    return max(found, key=lambda path: path.stat().st_mtime)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    """``"854x480"`` (W x H) -> (H, W)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--video_size {text!r}: write it as WIDTHxHEIGHT, e.g. 854x480") from None
+    if width < 2 or height < 2:
+        raise UserError(f"--video_size {text!r} is too small")
+    return height, width

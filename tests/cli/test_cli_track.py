@@ -1,0 +1,81 @@
+"""``omnimotion track`` end to end on a tiny data directory with an untrained (randomly initialised) model."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from omnimotion.cli.main import main
+from omnimotion.model import ModelConfig, OmniMotionModel
+from omnimotion.synthetic import make_clip, write_frames
+from omnimotion.track import Tracker, load_csv, load_tracks
+
+T, H, W = 6, 32, 40
+TINY = ModelConfig(nvp_hidden=32, code_dim=16, time_hidden=32, canonical_hidden=32, num_coupling_layers=3,
+                   affine_num_layers=2)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seq")
+    write_frames(make_clip(num_frames=T, height=H, width=W, seed=1), root / "color")
+    torch.manual_seed(0)
+    model = OmniMotionModel(TINY, T, (H, W))
+    state = {name: getattr(model, name).state_dict() for name in ("feature_mlp", "deform_mlp", "color_mlp")}
+    state.update(num_imgs=T, image_hw=[H, W], step=10, config={"model": dataclasses.asdict(TINY)})
+    (root / "out" / "exp").mkdir(parents=True)
+    torch.save(state, root / "out" / "exp" / "model_000010.pth")
+    return root
+
+
+def test_track_points_to_csv_video_and_summary(data_dir, tmp_path):
+    out, video, summary = tmp_path / "tracks.csv", tmp_path / "tracks.mp4", tmp_path / "summary.png"
+    code = main(["track", str(data_dir), "--points", "10,12@0", "--points", "30,20@5", "--out", str(out),
+                 "--video", str(video), "--side_by_side", "--summary", str(summary), "--chunk_size", "5"])
+    assert code == 0
+    tracks, occluded = load_csv(out)
+    assert tracks.shape == (2, T, 2) and occluded.shape == (2, T)
+    np.testing.assert_allclose(tracks[0, 0], [10, 12]) and np.testing.assert_allclose(tracks[1, 5], [30, 20])
+    # the same numbers as the library call with the newest checkpoint
+    direct = Tracker.from_checkpoint(data_dir / "out" / "exp" / "model_000010.pth", device="cpu",
+                                     progress=False)(np.array([[0, 10, 12], [5, 30, 20]], np.float32))
+    np.testing.assert_allclose(tracks, direct.tracks, atol=1e-5)
+    capture = cv2.VideoCapture(str(video))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == T and int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 2 * W
+    capture.release()
+    assert cv2.imread(str(summary)).shape == (H, W, 3)
+
+
+def test_grid_in_original_video_pixels_to_npz(data_dir, tmp_path):
+    out = tmp_path / "tracks.npz"
+    assert main(["track", str(data_dir), "--grid", "16", "--frame", "2", "--video_size", "80x64",
+                 "--out", str(out)]) == 0
+    tracks = load_tracks(out)
+    assert tracks.image_hw == (64, 80) and tracks.num_points == 4 * 5
+    assert (tracks.queries[:, 0] == 2).all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--points", "50,10@0"], "outside the 40x32 frame"),
+    (["--points", "5,10@9"], "the video has frames 0..5"),
+    (["--points", "5;10"], "cannot read the point"),
+    (["--grid", "4", "--dense"], "give one query source"),
+    ([], "no query points"),
+    (["--dense", "--checkpoint", "missing.pth"], "does not exist"),
+])
+def test_bad_queries_give_one_clear_line(data_dir, tmp_path, capsys, args, message):
+    code = main(["track", str(data_dir), *args, "--out", str(tmp_path / "t.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_empty_mask_and_missing_checkpoint(data_dir, tmp_path, capsys):
+    cv2.imwrite(str(tmp_path / "empty.png"), np.zeros((H, W), np.uint8))
+    assert main(["track", str(data_dir), "--mask", str(tmp_path / "empty.png"), "--out", str(tmp_path / "t.csv")]) == 1
+    assert "is empty" in capsys.readouterr().err
+    bare = tmp_path / "bare"
+    write_frames(make_clip(num_frames=2, height=16, width=16), bare / "color")
+    assert main(["track", str(bare), "--dense", "--out", str(tmp_path / "t.npz")]) == 1
+    assert "train first" in capsys.readouterr().err
