@@ -112,3 +112,16 @@ def test_dense_flow_matches_clip_flow():
     np.testing.assert_array_equal(flow.occluded, gt_occluded)
     same = tracker.flow(3, 3)
     assert not same.flow.any() and not same.occluded.any()
+
+
+def test_mixed_motion_clip_with_two_sprites_and_an_exit():
+    # rotation, zoom, two overlapping sprites and one leaving the frame (synthetic.make_clip "mixed")
+    from omnimotion.synthetic import make_clip, sample_queries
+
+    clip = make_clip(num_frames=16, height=48, width=48, num_sprites=2, motion="mixed", seed=4)
+    queries = sample_queries(clip, 120, seed=1, mode="strided")
+    tracks = Tracker(LayeredClipModel(clip), chunk_size=999, progress=False)(queries)
+    gt_tracks, gt_occluded = clip.track(queries)
+    np.testing.assert_allclose(tracks.tracks, gt_tracks, atol=1e-2)
+    assert gt_occluded.mean() > 0.05
+    assert np.mean(tracks.occluded == gt_occluded) > 0.99
