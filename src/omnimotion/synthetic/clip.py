@@ -120,6 +120,10 @@ class SyntheticClip:
     layer_ids: np.ndarray
     layers: list[Layer] = field(repr=False)
 
+    def __repr__(self) -> str:  # the default would print whole arrays (e.g. in pytest failure reports)
+        return (f"SyntheticClip(num_frames={self.num_frames}, height={self.height}, width={self.width}, "
+                f"layers={len(self.layers)})")
+
     @property
     def num_frames(self) -> int:
         return int(self.video.shape[0])
