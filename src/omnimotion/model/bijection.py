@@ -116,12 +116,16 @@ class CouplingLayer(nn.Module):
         return F.linear(projected_code, first.weight[:, :self.code_dim], first.bias)
 
     def scale_shift(self, cols: Columns, code_bias: Tensor) -> tuple[Tensor, Tensor]:
-        """Clamped log-scale ``s [n, k]`` and shift ``t [n, k]`` from the kept columns and ``code_bias [n, 1, H]``."""
+        """Clamped log-scale ``s [N]`` and shift ``t [N]`` from the kept columns (each ``[N]``, ``N = n k``)
+        and the per-ray ``code_bias [n, 1, H]``."""
         linears = self.map_st[0].linears
         kept = torch.stack([cols[i] for i in self.kept], dim=-1)
-        # first layer as W_c c + (W_h h + b): the code half was computed once per frame
-        h = F.linear(self.projection(kept), linears[0].weight[:, self.code_dim:]) + code_bias
-        h = F.leaky_relu(h, LEAKY_SLOPE, inplace=True)
+        # first layer as W_c c + (W_h h + b): the code half was computed once per frame and is broadcast
+        # over the k samples of each ray. Everything else runs on 2-D [N, H] matrices so that the in-place
+        # activations never act on views (which would make autograd copy whole tensors).
+        h = F.linear(self.projection(kept), linears[0].weight[:, self.code_dim:])
+        h = h.view(code_bias.shape[0], -1, h.shape[-1]) + code_bias
+        h = F.leaky_relu(h, LEAKY_SLOPE, inplace=True).view(kept.shape[0], -1)
         for lin in linears[1:-1]:
             h = F.leaky_relu(lin(h), LEAKY_SLOPE, inplace=True)
         log_scale, shift = linears[-1](h).unbind(-1)
@@ -158,17 +162,17 @@ class AffineMLP(nn.Module):
         self.register_buffer("freqs", freqs, persistent=False)
 
     def theta(self, t: Tensor, z: Tensor) -> Tensor:
-        """Times ``t [n]`` and depths ``z [n, k]`` -> affine parameters ``[n, k, 5]``."""
-        angles = z[..., None] * self.freqs
+        """Times ``t [N]`` and depths ``z [N]`` -> affine parameters ``[N, 5]``."""
+        angles = z[:, None] * self.freqs
         pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(-2)
-        h = torch.cat([pe, t[:, None, None].expand(*z.shape, 1), z[..., None]], dim=-1)
+        h = torch.cat([pe, t[:, None], z[:, None]], dim=-1)
         for layer in self.hidden:
             h = layer(h)
         return h
 
     def transform(self, cols: Columns, t: Tensor, inverse: bool) -> Columns:
-        """Columns ``(x, y, z)`` each ``[n, k]`` -> transformed columns; z is unchanged, so the inverse
-        evaluates the same theta and is exact."""
+        """Columns ``(x, y, z)`` and times ``t``, each ``[N]`` -> transformed columns; z is unchanged, so the
+        inverse evaluates the same theta and is exact."""
         x, y, z = cols
         angle, log_s1, tx, log_s2, ty = self.theta(t, z).unbind(-1)
         cos, sin = torch.cos(angle), torch.sin(angle)
@@ -212,25 +216,32 @@ class Bijection(nn.Module):
             biases.append((bias if index is None else bias[index])[:, None, :])
         return biases
 
+    def _sample_times(self, times: Tensor, index: Tensor | None, x: Tensor) -> Tensor | None:
+        """The time of every sample, ``[n k]`` (only the affine pre-layer needs it)."""
+        if self.affine_mlp is None:
+            return None
+        per_ray = times if index is None else times[index]
+        return per_ray[:, None].expand(x.shape[0], x.shape[1]).reshape(-1)
+
     def forward(self, x: Tensor, codes: Tensor, times: Tensor, index: Tensor | None = None) -> Tensor:
         """Local points ``x [n, k, 3]`` of each ray's frame -> canonical points ``[n, k, 3]``."""
-        cols: Columns = x.unbind(-1)
+        cols: Columns = x.reshape(-1, 3).unbind(-1)
         biases = self._code_biases(codes, index)
         if self.affine_mlp is not None:
-            cols = self.affine_mlp.transform(cols, times if index is None else times[index], inverse=False)
+            cols = self.affine_mlp.transform(cols, self._sample_times(times, index, x), inverse=False)
         for layer, bias in zip(self.layers1, biases):
             cols = layer(cols, bias)
-        return torch.stack(cols, dim=-1)
+        return torch.stack(cols, dim=-1).view(x.shape)
 
     def inverse(self, u: Tensor, codes: Tensor, times: Tensor, index: Tensor | None = None) -> Tensor:
         """Canonical points ``u [n, k, 3]`` -> local points ``[n, k, 3]`` of each ray's frame."""
-        cols: Columns = u.unbind(-1)
+        cols: Columns = u.reshape(-1, 3).unbind(-1)
         biases = self._code_biases(codes, index)
         for layer, bias in zip(reversed(self.layers1), reversed(biases)):
             cols = layer.inverse(cols, bias)
         if self.affine_mlp is not None:
-            cols = self.affine_mlp.transform(cols, times if index is None else times[index], inverse=True)
-        return torch.stack(cols, dim=-1)
+            cols = self.affine_mlp.transform(cols, self._sample_times(times, index, u), inverse=True)
+        return torch.stack(cols, dim=-1).view(u.shape)
 
 
 def _replace(cols: Columns, dim: int, value: Tensor) -> Columns:
