@@ -9,7 +9,8 @@ points are normalised raster coordinates in [0, 1] (raster pixels = normalised *
 
 Conversion, for a frame of ``W x H`` pixels: ``raster_256 = (ours + 0.5) * 256 / W`` (and H for y), i.e. at
 256x256 simply ``ours = raster - 0.5``. The half pixel is applied in the frame's own pixels (where centres
-are defined), then the raster coordinates are scaled.
+are defined), then the raster coordinates are scaled. Files whose points are raster pixels of the stored video
+itself (the ``.npz`` evaluation files) convert with ``raster_hw`` = the video's (H, W): ``ours = raster - 0.5``.
 
 Query sampling (anchors §2.2) works on ground truth in either convention (it only copies points):
 ``first`` queries each track once, at its first visible frame; ``strided`` queries every track visible at
@@ -46,33 +47,35 @@ class QuerySet(NamedTuple):
     valid: np.ndarray
 
 
-def pixels_to_raster(points: np.ndarray, height: int, width: int, size: int = EVAL_SIZE) -> np.ndarray:
-    """Our pixels ``[..., 2]`` (x, y) of a ``H x W`` frame -> TAP-Vid raster pixels of a ``size``^2 frame."""
-    # Raster coordinates are our pixel coordinates of the size x size frame, plus half a pixel.
-    return resize_points(np.asarray(points, dtype=np.float64), (height, width), (size, size)) + 0.5
+def pixels_to_raster(points: np.ndarray, height: int, width: int,
+                     raster_hw: tuple[int, int] = (EVAL_SIZE, EVAL_SIZE)) -> np.ndarray:
+    """Our pixels ``[..., 2]`` (x, y) of a ``H x W`` frame -> TAP-Vid raster pixels of a ``raster_hw`` frame."""
+    # Raster coordinates are our pixel coordinates of the resized frame, plus half a pixel.
+    return resize_points(np.asarray(points, dtype=np.float64), (height, width), tuple(raster_hw)) + 0.5
 
 
-def raster_to_pixels(points: np.ndarray, height: int, width: int, size: int = EVAL_SIZE) -> np.ndarray:
-    """TAP-Vid raster pixels ``[..., 2]`` (x, y) of a ``size``^2 frame -> our pixels of a ``H x W`` frame."""
-    return resize_points(np.asarray(points, dtype=np.float64) - 0.5, (size, size), (height, width))
+def raster_to_pixels(points: np.ndarray, height: int, width: int,
+                     raster_hw: tuple[int, int] = (EVAL_SIZE, EVAL_SIZE)) -> np.ndarray:
+    """TAP-Vid raster pixels ``[..., 2]`` (x, y) of a ``raster_hw`` frame -> our pixels of a ``H x W`` frame."""
+    return resize_points(np.asarray(points, dtype=np.float64) - 0.5, tuple(raster_hw), (height, width))
 
 
 def normalized_to_pixels(points: np.ndarray, height: int, width: int) -> np.ndarray:
     """Stored TAP-Vid points ``[..., 2]`` (x, y) in [0, 1] -> our pixels of a ``H x W`` frame."""
-    return raster_to_pixels(points, height, width, size=1)
+    return raster_to_pixels(points, height, width, raster_hw=(1, 1))
 
 
-def queries_to_tapvid(queries: np.ndarray, height: int, width: int, size: int = EVAL_SIZE) -> np.ndarray:
-    """Our queries ``[..., 3]`` (t, x, y) -> TAP-Vid ``[..., 3]`` (t, y, x) in raster pixels."""
+def queries_to_tapvid(queries: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Our queries ``[..., 3]`` (t, x, y) of a ``H x W`` frame -> TAP-Vid ``[..., 3]`` (t, y, x), 256 raster."""
     queries = np.asarray(queries, dtype=np.float64)
-    xy = pixels_to_raster(queries[..., 1:3], height, width, size)
+    xy = pixels_to_raster(queries[..., 1:3], height, width)
     return np.stack([queries[..., 0], xy[..., 1], xy[..., 0]], axis=-1)
 
 
-def queries_from_tapvid(queries: np.ndarray, height: int, width: int, size: int = EVAL_SIZE) -> np.ndarray:
-    """TAP-Vid queries ``[..., 3]`` (t, y, x) raster -> ours ``[..., 3]`` (t, x, y) in pixels of ``H x W``."""
+def queries_from_tapvid(queries: np.ndarray, height: int, width: int) -> np.ndarray:
+    """TAP-Vid queries ``[..., 3]`` (t, y, x), 256 raster -> ours ``[..., 3]`` (t, x, y) pixels of ``H x W``."""
     queries = np.asarray(queries, dtype=np.float64)
-    xy = raster_to_pixels(queries[..., [2, 1]], height, width, size)
+    xy = raster_to_pixels(queries[..., [2, 1]], height, width)
     return np.concatenate([queries[..., :1], xy], axis=-1)
 
 

@@ -1,0 +1,78 @@
+"""Tracking methods the evaluation can run, by name: the flow baselines built in, others registered.
+
+A method is ``method(video, queries, workdir, options) -> (tracks, occluded)``:
+
+- ``video`` uint8 ``[T, H, W, 3]``; ``queries`` float ``[N, 3]`` = (t, x, y) pixels (``omnimotion.coords``);
+- ``workdir``: a folder of its own for this (video, method), kept between runs so a method can resume;
+- ``options``: :class:`MethodOptions`;
+- returns tracks float ``[N, T, 2]`` (x, y) pixels and occluded bool ``[N, T]`` (True = occluded).
+
+Each query must be tracked independently of the others (TAP-Vid rule). The integrator registers the model with
+``register_method("omnimotion", fn)`` (e.g. from ``omnimotion.api``); this package does not import it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from omnimotion.eval.baselines import CYCLE_TH_PX, FlowCache, chain_tracks, direct_tracks
+
+__all__ = ["MethodOptions", "TrackingMethod", "register_method", "get_method", "available_methods"]
+
+
+@dataclass
+class MethodOptions:
+    """Options every method receives.
+
+    flow: flow backend name for ``omnimotion.flow.get_backend`` (the same for every method, for fairness).
+    cycle_th_px: forward-backward cycle threshold of the flow baselines, pixels of the video.
+    datadir: optional prepared data directory of this video whose gap-1 flows may be reused.
+    extra: method-specific settings (e.g. a preset name for the model), passed through untouched.
+    """
+
+    flow: str = "dis"
+    cycle_th_px: float = CYCLE_TH_PX
+    datadir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+TrackingMethod = Callable[[np.ndarray, np.ndarray, Path, MethodOptions], tuple[np.ndarray, np.ndarray]]
+
+
+def _chain(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
+    from omnimotion.flow import get_backend
+
+    return chain_tracks(video, queries, FlowCache(video, get_backend(options.flow), options.datadir),
+                        options.cycle_th_px)
+
+
+def _direct(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
+    from omnimotion.flow import get_backend
+
+    return direct_tracks(video, queries, FlowCache(video, get_backend(options.flow), options.datadir),
+                         options.cycle_th_px)
+
+
+_METHODS: dict[str, TrackingMethod] = {"chain": _chain, "direct": _direct}
+
+
+def register_method(name: str, method: TrackingMethod) -> None:
+    """Make ``method`` available as ``--method name`` (replacing an earlier registration of that name)."""
+    if not name or "," in name:
+        raise ValueError(f"method name {name!r} must be non-empty and contain no comma")
+    _METHODS[name] = method
+
+
+def get_method(name: str) -> TrackingMethod:
+    if name not in _METHODS:
+        hint = " (the model registers itself as 'omnimotion' once it is installed)" if name == "omnimotion" else ""
+        raise ValueError(f"unknown evaluation method {name!r}{hint}; choose from: {', '.join(available_methods())}")
+    return _METHODS[name]
+
+
+def available_methods() -> list[str]:
+    return sorted(_METHODS)
