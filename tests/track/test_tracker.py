@@ -125,3 +125,32 @@ def test_mixed_motion_clip_with_two_sprites_and_an_exit():
     np.testing.assert_allclose(tracks.tracks, gt_tracks, atol=1e-2)
     assert gt_occluded.mean() > 0.05
     assert np.mean(tracks.occluded == gt_occluded) > 0.99
+
+
+def test_fast_path_matches_model_correspondences():
+    # the source-ray reuse with a real (randomly initialised) OmniMotionModel gives what
+    # model.correspondences(use_max_loc=True) + occlusion_score give, pair by pair
+    import torch
+
+    from omnimotion.model import ModelConfig, OmniMotionModel
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(num_samples_ray=8, nvp_hidden=32, code_dim=16, time_hidden=32, canonical_hidden=32,
+                      num_coupling_layers=3, use_affine=False)
+    model = OmniMotionModel(cfg, 5, (24, 30)).eval()
+    with torch.no_grad():  # sparser, more varied density: the max-weight sample is not always the nearest
+        model.color_mlp.output_linear.bias[3] -= 4.0
+        model.color_mlp.output_linear.weight[3] *= 5.0
+    queries = np.concatenate([grid_queries((24, 30), 5, frame=f) for f in (0, 3)])
+    with torch.no_grad():  # a threshold at the median score, so that both outcomes occur
+        pts, frames = torch.from_numpy(queries[:, 1:]), torch.from_numpy(queries[:, 0]).long()
+        corr = model.correspondences(pts, frames, 4 - frames, stratified=False, use_max_loc=True)
+        threshold = model.occlusion_score(corr.points_j, corr.depth_j, 4 - frames).median().item()
+    fast = Tracker(model, chunk_size=64, occlusion_th=threshold, progress=False)(queries)
+    slow = Tracker(model, chunk_size=64, occlusion_th=threshold, progress=False, fast=False)(queries)
+    np.testing.assert_allclose(fast.tracks, slow.tracks, atol=1e-4)
+    assert 0.05 < slow.occluded.mean() < 0.95, "the threshold should split this model's scores"
+    assert np.mean(fast.occluded == slow.occluded) > 0.99
+    fast_flow = Tracker(model, chunk_size=100, progress=False).flow(1, 4)
+    slow_flow = Tracker(model, chunk_size=100, progress=False, fast=False).flow(1, 4)
+    np.testing.assert_allclose(fast_flow.flow, slow_flow.flow, atol=1e-4)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from omnimotion.coords import inside_image, pixel_grid, resize_points
 from omnimotion.io.checkpoint import load_checkpoint
 from omnimotion.io.datadir import CorruptFileError
 from omnimotion.model import ModelConfig, OmniMotionModel
+from omnimotion.model.render import project, select_max_weight
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.tracks import Tracks
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 4096
 DEFAULT_OCCLUSION_TH = 0.99
+_NAMED_STEPS = ("lift", "to_canonical", "ray_weights", "from_canonical")
 
 
 class CorrespondenceModel(Protocol):
@@ -83,11 +85,13 @@ class Tracker:
         output_hw: (H, W) of the video the queries and tracks refer to; None = the model's frame size.
         fps: frame rate stored in the returned Tracks.
         progress: show a tqdm progress bar.
+        fast: reuse each query's source-ray work across target frames when the model exposes its named
+            steps (same results; see ``_corresponder``); False always calls ``model.correspondences``.
     """
 
     def __init__(self, model: CorrespondenceModel, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  occlusion_th: float | None = None, output_hw: tuple[int, int] | None = None,
-                 fps: float = 10.0, progress: bool = True):
+                 fps: float = 10.0, progress: bool = True, fast: bool = True):
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be a positive number of point-frame pairs, got {chunk_size}")
         self.model = model
@@ -100,6 +104,7 @@ class Tracker:
         self.num_frames = int(model.num_frames)
         self.fps = float(fps)
         self.progress = progress
+        self.fast = fast
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **kwargs) -> Tracker:
@@ -117,7 +122,7 @@ class Tracker:
         queries = validate_queries(queries, self.output_hw, self.num_frames)
         n, num_frames = len(queries), self.num_frames
         frames = queries[:, 0].astype(np.int64)
-        model_xy = resize_points(queries[:, 1:], self.output_hw, self.model_hw)
+        correspond = self._corresponder(resize_points(queries[:, 1:], self.output_hw, self.model_hw), frames)
         tracks = np.empty((n, num_frames, 2), np.float32)
         occluded = np.empty((n, num_frames), bool)
         flat_tracks, flat_occluded = tracks.reshape(-1, 2), occluded.reshape(-1)
@@ -128,7 +133,7 @@ class Tracker:
             for start in range(0, total, self.chunk_size):
                 pair = np.arange(start, min(total, start + self.chunk_size))
                 point, target = np.divmod(pair, num_frames)
-                flat_tracks[pair], flat_occluded[pair] = self._correspond(model_xy[point], frames[point], target)
+                flat_tracks[pair], flat_occluded[pair] = correspond(point, target)
                 bar.update(len(pair))
         if self.output_hw != self.model_hw:
             tracks = resize_points(tracks, self.model_hw, self.output_hw)
@@ -147,22 +152,60 @@ class Tracker:
         if frame_i == frame_j:
             return DenseFlow(np.zeros((h, w, 2), np.float32), np.zeros((h, w), bool))
         grid = pixel_grid(h, w).reshape(-1, 2)
+        correspond = self._corresponder(grid, np.full(len(grid), frame_i, np.int64))
         landed = np.empty_like(grid)
         occluded = np.empty(len(grid), bool)
         for start in tqdm(range(0, len(grid), self.chunk_size), desc=f"flow {frame_i}->{frame_j}",
                           disable=not self.progress):
-            rows = slice(start, start + self.chunk_size)
-            count = len(grid[rows])
-            landed[rows], occluded[rows] = self._correspond(grid[rows], np.full(count, frame_i),
-                                                            np.full(count, frame_j))
+            rows = np.arange(start, min(len(grid), start + self.chunk_size))
+            landed[rows], occluded[rows] = correspond(rows, np.full(len(rows), frame_j, np.int64))
         occluded |= ~inside_image(landed, h, w)
         return DenseFlow((landed - grid).reshape(h, w, 2), occluded.reshape(h, w))
+
+    def _corresponder(self, pts_i: np.ndarray,
+                      frame_i: np.ndarray) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """For source pixels ``pts_i [N, 2]`` (model grid) of frames ``frame_i [N]``: a function of (source
+        index ``[n]``, target frames ``[n]``) -> (pixels ``[n, 2]`` in the targets, occluded ``[n]``).
+
+        With a model exposing its named steps (``OmniMotionModel``) and ``fast``, the source-ray work is done
+        once per source: each pixel's max-weight canonical point (spec §3.5 step 4, inference) is found up
+        front, and each target then costs one inverse mapping plus the occlusion ray, instead of a whole
+        source ray too (about 2.4x less work with the fast preset). The result is the same as
+        ``model.correspondences(..., use_max_loc=True)``, which the other path calls.
+        """
+        if self.fast and all(hasattr(self.model, step) for step in _NAMED_STEPS):
+            anchors = self._canonical_anchors(pts_i, frame_i)
+            return lambda index, frame_j: self._land(anchors[torch.from_numpy(index)], frame_j)
+        return lambda index, frame_j: self._correspond(pts_i[index], frame_i[index], frame_j)
+
+    @torch.no_grad()
+    def _canonical_anchors(self, pts_i: np.ndarray, frame_i: np.ndarray) -> torch.Tensor:
+        """Canonical point ``[N, 3]`` of the largest weight on each source pixel's ray (on the model device)."""
+        model, device = self.model, self.device
+        anchors = []
+        for start in range(0, len(pts_i), self.chunk_size):
+            rows = slice(start, start + self.chunk_size)
+            pts = torch.as_tensor(pts_i[rows], dtype=torch.float32, device=device)
+            samples, _ = model.lift(pts, stratified=False)
+            canonical = model.to_canonical(samples, torch.as_tensor(frame_i[rows], device=device))
+            weights, _ = model.ray_weights(canonical)
+            anchors.append(select_max_weight(weights, canonical))
+        return torch.cat(anchors)
+
+    @torch.no_grad()
+    def _land(self, anchors: torch.Tensor, frame_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical points ``[n, 3]`` -> (pixels ``[n, 2]`` in frames ``frame_j [n]``, occluded ``[n]``)."""
+        fj = torch.as_tensor(frame_j, dtype=torch.long, device=anchors.device)
+        local = self.model.from_canonical(anchors[:, None], fj)[:, 0]
+        points_j, depth_j = project(local, *self.model_hw)
+        score = self.model.occlusion_score(points_j, depth_j, fj)
+        return points_j.float().cpu().numpy(), (score.reshape(-1) > self.occlusion_th).cpu().numpy()
 
     @torch.no_grad()
     def _correspond(self, pts_i: np.ndarray, frame_i: np.ndarray,
                     frame_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One model call: pixels ``[n, 2]`` of frames ``frame_i [n]`` -> (pixels ``[n, 2]`` in frames
-        ``frame_j [n]``, occluded by the score test ``[n]``), all on the model's pixel grid."""
+        """One ``model.correspondences`` call: pixels ``[n, 2]`` of frames ``frame_i [n]`` -> (pixels ``[n, 2]``
+        in frames ``frame_j [n]``, occluded by the score test ``[n]``), all on the model's pixel grid."""
         device = self.device
         pts = torch.as_tensor(pts_i, dtype=torch.float32, device=device)
         fi = torch.as_tensor(frame_i, dtype=torch.long, device=device)
@@ -171,7 +214,6 @@ class Tracker:
         score = self.model.occlusion_score(corr.points_j, corr.depth_j, fj)
         return (corr.points_j.detach().float().cpu().numpy(),
                 (score.detach().reshape(-1) > self.occlusion_th).cpu().numpy())
-
 
 def load_model(path: str | Path, device: str = "auto") -> OmniMotionModel:
     """The fitted ``OmniMotionModel`` of a training checkpoint, in eval mode on ``device`` (auto|cpu|cuda).

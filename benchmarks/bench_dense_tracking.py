@@ -1,0 +1,64 @@
+"""Dense tracking cost: every pixel of one frame tracked through all frames, CPU (run by hand, never in tests).
+
+Usage: python benchmarks/bench_dense_tracking.py [--size 256] [--frames 50] [--threads 2] [--chunk_size 4096]
+       [--points N]   (time only the first N pixels and extrapolate linearly to the whole frame)
+
+The model has the ``fast`` preset's size (omnimotion.config.PRESETS["fast"]: 8 samples per ray, no affine
+pre-layer, NVP 128, canonical 256, time 128, code 64) with random weights: tracking cost does not depend on
+what the weights learned. Reports seconds, point-frame pairs per second and peak RSS (whole process, MB).
+Numbers are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import resource
+import time
+
+import torch
+
+from omnimotion.config import PRESETS
+from omnimotion.model import ModelConfig, OmniMotionModel
+from omnimotion.track import Tracker, dense_queries
+
+log = logging.getLogger("bench_dense_tracking")
+
+
+def fast_model_config() -> ModelConfig:
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    return ModelConfig(**{k: v for k, v in PRESETS["fast"].items() if k in fields})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256, help="frame height and width")
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--chunk_size", type=int, default=4096)
+    parser.add_argument("--points", type=int, default=None, help="track only this many pixels, extrapolate")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = OmniMotionModel(fast_model_config(), args.frames, (args.size, args.size)).eval()
+    queries = dense_queries((args.size, args.size), frame=0)
+    total_points = len(queries)
+    if args.points is not None:
+        queries = queries[:args.points]
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    tracks = Tracker(model, chunk_size=args.chunk_size)(queries)
+    seconds = time.perf_counter() - start
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pairs = tracks.num_points * tracks.num_frames
+    log.info("%d points x %d frames (%dx%d), chunk %d, %d threads: %.1f s, %.0f pairs/s, peak RSS %.0f MB "
+             "(%.0f MB before tracking)", tracks.num_points, tracks.num_frames, args.size, args.size,
+             args.chunk_size, args.threads, seconds, pairs / seconds, rss_peak, rss_before)
+    if tracks.num_points < total_points:
+        log.info("extrapolated to all %d pixels: %.0f s", total_points, seconds * total_points / tracks.num_points)
+
+
+if __name__ == "__main__":
+    main()
