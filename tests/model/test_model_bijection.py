@@ -115,6 +115,18 @@ def test_fast_path_matches_official_formulation(affine, affine_layers):
         torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-3)
 
 
+@pytest.mark.parametrize("affine_layers", [8, 2])
+def test_shared_sample_depths_take_the_per_frame_affine_path_exactly(affine_layers):
+    # deterministic samples: every ray has the same depths, so theta is evaluated per (frame, k) and gathered
+    bij = _small_bijection(True, affine_layers)
+    x, codes, times, index = _inputs()
+    x[..., 2] = torch.linspace(0, 2, x.shape[1])
+    with torch.no_grad():
+        u = bij(x, codes, times, index)
+        torch.testing.assert_close(u, reference_forward(bij, x, codes[index], times[index]), atol=2e-5, rtol=1e-5)
+        torch.testing.assert_close(bij.inverse(u, codes, times, index), x, atol=1e-5, rtol=0)
+
+
 def test_per_frame_codes_equal_per_point_codes():
     bij = _small_bijection(True, 2)
     x, codes, times, index = _inputs()

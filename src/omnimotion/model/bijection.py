@@ -170,11 +170,11 @@ class AffineMLP(nn.Module):
             h = layer(h)
         return h
 
-    def transform(self, cols: Columns, t: Tensor, inverse: bool) -> Columns:
-        """Columns ``(x, y, z)`` and times ``t``, each ``[N]`` -> transformed columns; z is unchanged, so the
-        inverse evaluates the same theta and is exact."""
+    def transform(self, cols: Columns, theta: Tensor, inverse: bool) -> Columns:
+        """Columns ``(x, y, z)`` each ``[N]`` and ``theta [N, 5]`` (from :meth:`theta` at the points' time and
+        depth) -> transformed columns; z is unchanged, so the inverse sees the same theta and is exact."""
         x, y, z = cols
-        angle, log_s1, tx, log_s2, ty = self.theta(t, z).unbind(-1)
+        angle, log_s1, tx, log_s2, ty = theta.unbind(-1)
         cos, sin = torch.cos(angle), torch.sin(angle)
         if not inverse:
             s1, s2 = torch.exp(log_s1), torch.exp(log_s2)
@@ -216,19 +216,25 @@ class Bijection(nn.Module):
             biases.append((bias if index is None else bias[index])[:, None, :])
         return biases
 
-    def _sample_times(self, times: Tensor, index: Tensor | None, x: Tensor) -> Tensor | None:
-        """The time of every sample, ``[n k]`` (only the affine pre-layer needs it)."""
-        if self.affine_mlp is None:
-            return None
+    def _affine_theta(self, z: Tensor, times: Tensor, index: Tensor | None) -> Tensor:
+        """Affine parameters ``[n k, 5]`` for points at depths ``z [n, k]``.
+
+        When every ray has the same depths (deterministic samples) theta depends only on (frame, k), so it is
+        evaluated per distinct frame and gathered: ``u k`` instead of ``n k`` rows through the affine MLP.
+        """
+        n, k = z.shape
+        if index is not None and n > times.shape[0] and torch.equal(z, z[:1].expand(n, k)):
+            per_frame = self.affine_mlp.theta(times.repeat_interleave(k), z[0].repeat(times.shape[0]))
+            return per_frame.view(-1, k, 5)[index].view(n * k, 5)
         per_ray = times if index is None else times[index]
-        return per_ray[:, None].expand(x.shape[0], x.shape[1]).reshape(-1)
+        return self.affine_mlp.theta(per_ray[:, None].expand(n, k).reshape(-1), z.reshape(-1))
 
     def forward(self, x: Tensor, codes: Tensor, times: Tensor, index: Tensor | None = None) -> Tensor:
         """Local points ``x [n, k, 3]`` of each ray's frame -> canonical points ``[n, k, 3]``."""
         cols: Columns = x.reshape(-1, 3).unbind(-1)
         biases = self._code_biases(codes, index)
         if self.affine_mlp is not None:
-            cols = self.affine_mlp.transform(cols, self._sample_times(times, index, x), inverse=False)
+            cols = self.affine_mlp.transform(cols, self._affine_theta(x[..., 2], times, index), inverse=False)
         for layer, bias in zip(self.layers1, biases):
             cols = layer(cols, bias)
         return torch.stack(cols, dim=-1).view(x.shape)
@@ -240,7 +246,8 @@ class Bijection(nn.Module):
         for layer, bias in zip(reversed(self.layers1), reversed(biases)):
             cols = layer.inverse(cols, bias)
         if self.affine_mlp is not None:
-            cols = self.affine_mlp.transform(cols, self._sample_times(times, index, u), inverse=True)
+            depths = cols[2].view(u.shape[:2])
+            cols = self.affine_mlp.transform(cols, self._affine_theta(depths, times, index), inverse=True)
         return torch.stack(cols, dim=-1).view(u.shape)
 
 

@@ -23,8 +23,7 @@ __all__ = ["GaborFilter", "GaborNet"]
 
 
 class GaborFilter(nn.Module):
-    """One bank of ``out_features`` Gabor units over ``in_features`` inputs (parameters only; GaborNet
-    evaluates all banks in one fused pass)."""
+    """One bank of ``out_features`` Gabor units over ``in_features`` inputs."""
 
     def __init__(self, in_features: int, out_features: int, weight_scale: float, alpha: float,
                  beta: float = 1.0) -> None:
@@ -37,7 +36,8 @@ class GaborFilter(nn.Module):
             self.linear.bias.uniform_(-math.pi, math.pi)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``x [..., in] -> [..., out]``: the filter response (reference form; GaborNet uses a fused one)."""
+        """``x [..., in] -> [..., out]``: the filter response by its definition (GaborNet uses an equivalent
+        matmul form)."""
         sq_dist = (x[..., None, :] - self.mu).square().sum(-1)
         return torch.sin(self.linear(x)) * torch.exp(-0.5 * self.gamma * sq_dist)
 
@@ -67,30 +67,25 @@ class GaborNet(nn.Module):
         ])
         self.hidden_size = hidden_size
 
-    def _fused_filter_params(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Weights of all filters stacked so that one matmul gives every sine argument and one every exponent.
-
-        The exponent ``-gamma/2 ||x - mu||^2 = [x, ||x||^2] . [gamma mu, -gamma/2] - gamma/2 ||mu||^2`` is linear
-        in ``[x, ||x||^2]``.
-        """
-        sin_w = torch.cat([f.linear.weight for f in self.filters])
-        sin_b = torch.cat([f.linear.bias for f in self.filters])
-        gamma = torch.cat([f.gamma for f in self.filters])
-        mu = torch.cat([f.mu for f in self.filters])
-        exp_w = torch.cat([gamma[:, None] * mu, -0.5 * gamma[:, None]], dim=1)
-        exp_b = -0.5 * gamma * mu.square().sum(-1)
-        return sin_w, sin_b, exp_w, exp_b
-
     def forward(self, x: Tensor) -> Tensor:
         """``x [..., in_size] -> [..., out_size]``."""
         lead = x.shape[:-1]
         flat = x.reshape(-1, x.shape[-1])
-        sin_w, sin_b, exp_w, exp_b = self._fused_filter_params()
+        # [x, ||x||^2] makes every filter's Gaussian exponent one affine map (see _filter_response)
         with_sq = torch.cat([flat, flat.square().sum(-1, keepdim=True)], dim=-1)
-        gabor = torch.sin(F.linear(flat, sin_w, sin_b)) * torch.exp(F.linear(with_sq, exp_w, exp_b))
-        # split (not slicing) so that backward gathers the filter gradients with one concatenation
-        responses = gabor.split(self.hidden_size, dim=-1)
-        out = responses[0]
-        for response, lin in zip(responses[1:], self.linear):
-            out = response * lin(out)
+        out = _filter_response(self.filters[0], flat, with_sq)
+        for filt, lin in zip(self.filters[1:], self.linear):
+            out = _filter_response(filt, flat, with_sq) * lin(out)
         return self.output_linear(out).reshape(*lead, -1)
+
+
+def _filter_response(filt: GaborFilter, x: Tensor, with_sq: Tensor) -> Tensor:
+    """``g(x)`` for ``x [N, in]`` and ``with_sq = [x, ||x||^2]`` ``[N, in+1]`` -> ``[N, out]``.
+
+    The exponent ``-gamma/2 ||x - mu||^2 = [x, ||x||^2] . [gamma mu, -gamma/2] - gamma/2 ||mu||^2`` is affine in
+    ``[x, ||x||^2]``, so it is one small matmul instead of a broadcast difference over ``[N, out, in]``.
+    """
+    gamma = filt.gamma
+    exp_w = torch.cat([gamma[:, None] * filt.mu, -0.5 * gamma[:, None]], dim=1)
+    exp_b = -0.5 * gamma * filt.mu.square().sum(-1)
+    return torch.sin(filt.linear(x)) * torch.exp(F.linear(with_sq, exp_w, exp_b))
