@@ -77,7 +77,7 @@ def test_training_correspondence_shapes_dtypes_and_depth_masking():
     fi, fj = torch.arange(n) % N_FRAMES, (torch.arange(n) + 2) % N_FRAMES
     corr = model.correspondences(pts, fi, fj, stratified=True, generator=torch.Generator().manual_seed(0))
     shapes = dict(points_j=(n, 2), depth_j=(n,), weights=(n, k), samples_i=(n, k, 3), samples_j=(n, k, 3),
-                  rgb_i=(n, 3), ray_depths=(n, k))
+                  rgb_i=(n, 3), ray_depths=(n, k), canonical=(n, k, 3))
     for name, shape in shapes.items():
         value = getattr(corr, name)
         assert value.shape == shape, name
@@ -90,12 +90,28 @@ def test_training_correspondence_shapes_dtypes_and_depth_masking():
     torch.testing.assert_close(corr.samples_i[..., 2], corr.ray_depths)
     # samples_j is the bijection's image: map_between reproduces it
     torch.testing.assert_close(model.map_between(corr.samples_i, fi, fj), corr.samples_j)
+    torch.testing.assert_close(model.from_canonical(corr.canonical, fj), corr.samples_j)
+    torch.testing.assert_close(model.to_canonical(corr.samples_i, fi), corr.canonical)
     # the training output is differentiable into every parameter group
     (corr.points_j.sum() + corr.rgb_i.sum()).backward()
     for name in ("feature_mlp", "deform_mlp", "color_mlp"):
         grads = [p.grad for p in getattr(model, name).parameters()]
         assert all(g is not None and torch.isfinite(g).all() for g in grads), name
         assert any(g.abs().sum() > 0 for g in grads), name
+
+
+def test_reusing_canonical_samples_equals_map_between_in_value_and_gradient():
+    model = _model()
+    pts, fi = _pixels(12), torch.arange(12) % N_FRAMES
+    fk = (fi + 1) % N_FRAMES
+    corr = model.correspondences(pts, fi, (fi + 2) % N_FRAMES, stratified=True)
+    reused = model.from_canonical(corr.canonical, fk)
+    grads = torch.autograd.grad(reused.square().sum(), list(model.deform_mlp.parameters()))
+    direct = model.map_between(corr.samples_i, fi, fk)
+    direct_grads = torch.autograd.grad(direct.square().sum(), list(model.deform_mlp.parameters()))
+    torch.testing.assert_close(reused, direct)
+    for a, b in zip(grads, direct_grads):
+        torch.testing.assert_close(a, b)
 
 
 def test_wall_scene_correspondence_depth_and_occlusion():

@@ -53,6 +53,9 @@ class Correspondence(NamedTuple):
     """``[n, 3]`` rendered colour of the source ray in ``[0, 1]`` (unmasked weights, as officially)."""
     ray_depths: Tensor
     """``[n, k]`` the sample depths ``z_k`` used (stratified in training), for the distortion loss."""
+    canonical: Tensor
+    """``[n, k, 3]`` the source samples in the canonical volume: ``from_canonical(canonical[idx], frames)`` maps
+    them to further frames without repeating the forward map (same values and gradients as ``map_between``)."""
 
 
 class OmniMotionModel(nn.Module):
@@ -145,7 +148,7 @@ class OmniMotionModel(nn.Module):
             weights = weights * depth_range_mask(samples_j[..., 2], cfg.min_depth, cfg.max_depth)
         point_j = select_max_weight(weights, samples_j) if use_max_loc else composite(weights, samples_j)
         points_j, depth_j = project(point_j, self.height, self.width)
-        return Correspondence(points_j, depth_j, weights, samples_i, samples_j, rgb_i, depths)
+        return Correspondence(points_j, depth_j, weights, samples_i, samples_j, rgb_i, depths, canonical)
 
     def occlusion_score(self, pts_j: Tensor, depth_j: Tensor, frame_j: Tensor) -> Tensor:
         """Light absorbed in front of each point along frame j's own ray, ``[n]`` (spec §3.6).
