@@ -68,6 +68,11 @@ def test_same_frame_max_loc_returns_the_input_pixels(use_affine):
     with torch.no_grad():
         corr = model.correspondences(pts, frames, frames, stratified=False, use_max_loc=True)
     torch.testing.assert_close(corr.points_j, pts, atol=1e-4, rtol=0)
+    # float64 pixels (e.g. from numpy) are accepted and give the same float32 answer
+    with torch.no_grad():
+        again = model.correspondences(pts.double(), frames, frames, stratified=False, use_max_loc=True)
+    assert again.points_j.dtype == torch.float32
+    torch.testing.assert_close(again.points_j, corr.points_j)
 
 
 def test_training_correspondence_shapes_dtypes_and_depth_masking():

@@ -95,10 +95,14 @@ class OmniMotionModel(nn.Module):
     # -- named steps --------------------------------------------------------------------------------------------
     def lift(self, pixels: Tensor, stratified: bool,
              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Pixels ``[n, 2]`` -> ray samples ``[n, k, 3]`` in their frame's local volume and depths ``[n, k]``."""
+        """Pixels ``[n, 2]`` -> ray samples ``[n, k, 3]`` in their frame's local volume and depths ``[n, k]``.
+
+        ``generator`` (on the pixels' device) drives the stratified jitter; ``None`` uses the global RNG.
+        """
         if pixels.dim() != 2 or pixels.shape[1] != 2:
             raise ValueError(f"pixels must have shape [n, 2] (x, y), got {tuple(pixels.shape)}")
         cfg = self.cfg
+        pixels = pixels.to(self.color_mlp.output_linear.weight.dtype)   # e.g. float64 from numpy
         depths = sample_ray_depths(pixels.shape[0], cfg.num_samples_ray, cfg.min_depth, cfg.max_depth,
                                    stratified, generator=generator, device=pixels.device, dtype=pixels.dtype)
         return unproject(pixels, depths, self.height, self.width), depths
