@@ -81,3 +81,19 @@ def test_dis_presets_and_bad_inputs():
         DisFlow()(a, b[:50])
     with pytest.raises(ValueError, match="uint8"):
         DisFlow()(a.astype(np.float32), b)
+
+
+@pytest.mark.parametrize("motion", ["translate", "mixed"])
+def test_dis_on_synthetic_pair_against_ground_truth(motion):
+    synthetic = pytest.importorskip("omnimotion.synthetic")
+    clip = synthetic.make_clip(num_frames=3, height=64, width=64, num_sprites=2, motion=motion, seed=0)
+    truth, occluded = clip.flow(0, 1)
+    flow = get_backend("dis")(clip.video[0], clip.video[1])
+    epe = np.linalg.norm(flow - truth, axis=-1)[~occluded]
+    zero_flow_epe = np.linalg.norm(truth, axis=-1)[~occluded]
+    # Measured (seed 0): median 0.10-0.13 px, 90% of visible pixels under 0.92 px; the errors that remain sit
+    # at sprite boundaries, where DIS smooths across the motion discontinuity. Bounds: the median is
+    # sub-pixel and well below the zero-flow median (0.75-1.3 px), and at least 85% of the visible pixels
+    # are within 1 px, well inside the filter's 3-px cycle threshold.
+    assert np.median(epe) < min(0.25, np.median(zero_flow_epe) / 2.5)
+    assert (epe < 1.0).mean() > 0.85
