@@ -30,13 +30,11 @@ class MethodOptions:
 
     flow: flow backend name for ``omnimotion.flow.get_backend`` (the same for every method, for fairness).
     cycle_th_px: forward-backward cycle threshold of the flow baselines, pixels of the video.
-    datadir: optional prepared data directory of this video whose gap-1 flows may be reused.
     extra: method-specific settings (e.g. a preset name for the model), passed through untouched.
     """
 
     flow: str = "dis"
     cycle_th_px: float = CYCLE_TH_PX
-    datadir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -46,14 +44,14 @@ TrackingMethod = Callable[[np.ndarray, np.ndarray, Path, MethodOptions], tuple[n
 def _chain(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
     from omnimotion.flow import get_backend
 
-    return chain_tracks(video, queries, FlowCache(video, get_backend(options.flow), options.datadir),
+    return chain_tracks(video, queries, FlowCache(video, get_backend(options.flow)),
                         options.cycle_th_px)
 
 
 def _direct(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
     from omnimotion.flow import get_backend
 
-    return direct_tracks(video, queries, FlowCache(video, get_backend(options.flow), options.datadir),
+    return direct_tracks(video, queries, FlowCache(video, get_backend(options.flow)),
                          options.cycle_th_px)
 
 

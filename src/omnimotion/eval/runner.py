@@ -109,6 +109,8 @@ def _run_pending(config: EvalConfig, source: VideoSource, pending: list[str], ro
             failures.append({"video": source.name, "method": name, "error": _describe(err)})
             continue
         save_json(_cache_path(config.out_dir, source.name, name), {"settings": _settings(config, name), "row": row})
+        log.info("%s %s: AJ %.1f, <delta_avg %.1f, OA %.1f, TC %.2f, %.1f s", source.name, name, 100 * row["AJ"],
+                 100 * row["delta_avg"], 100 * row["OA"], row["TC"], row["seconds"])
         rows.append(row)
 
 
