@@ -13,8 +13,17 @@ from omnimotion.synthetic import make_clip, write_frames
 from omnimotion.track import Tracker, load_csv, load_tracks
 
 T, H, W = 6, 32, 40
-TINY = ModelConfig(nvp_hidden=32, code_dim=16, time_hidden=32, canonical_hidden=32, num_coupling_layers=3,
+TINY = ModelConfig(num_samples_ray=8, nvp_hidden=32, code_dim=16, time_hidden=32, canonical_hidden=32, num_coupling_layers=3,
                    affine_num_layers=2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny models: a second OpenMP thread only spins against other work on a shared 2-core machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +59,18 @@ def test_track_points_to_csv_video_and_summary(data_dir, tmp_path):
 
 def test_grid_in_original_video_pixels_to_npz(data_dir, tmp_path):
     out = tmp_path / "tracks.npz"
+    videos = {name: tmp_path / f"{name}.mp4" for name in ("grid", "depth", "color")}
     assert main(["track", str(data_dir), "--grid", "16", "--frame", "2", "--video_size", "80x64",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--grid_video", str(videos["grid"]), "--depth_video", str(videos["depth"]),
+                 "--color_video", str(videos["color"])]) == 0
     tracks = load_tracks(out)
     assert tracks.image_hw == (64, 80) and tracks.num_points == 4 * 5
     assert (tracks.queries[:, 0] == 2).all()
+    for path in videos.values():  # drawn on / rendered at the data directory's frame size
+        capture = cv2.VideoCapture(str(path))
+        assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == T
+        assert (capture.get(cv2.CAP_PROP_FRAME_HEIGHT), capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == (H, W)
+        capture.release()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -19,8 +19,9 @@ from omnimotion.track import (Tracker, dense_queries, grid_queries, load_mask, m
                               points_from_strings, save_tracks)
 from omnimotion.track.export import TRACK_SUFFIXES
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
+from omnimotion.track.tracks import Tracks
 
-__all__ = ["add_parser", "run", "newest_checkpoint", "select_queries"]
+__all__ = ["add_parser", "run", "newest_checkpoint", "select_queries", "write_pictures"]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,14 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True,
                         help=f"tracks file; the suffix picks the format: {', '.join(TRACK_SUFFIXES)}")
     parser.add_argument("--video", default=None, help="also write an mp4 of the tracks over the input")
-    parser.add_argument("--side_by_side", action="store_true", help="put the plain input left of --video")
+    parser.add_argument("--side_by_side", action="store_true",
+                        help="put the plain input left of --video and --grid_video")
     parser.add_argument("--trail_length", type=int, default=10, help="frames of trail drawn in --video")
     parser.add_argument("--summary", default=None, help="also write a PNG of the trajectories over frame 0")
+    parser.add_argument("--grid_video", default=None,
+                        help="also write an mp4 of the points coloured by start position (rainbow grid)")
+    parser.add_argument("--depth_video", default=None, help="also write the model's pseudo-depth as an mp4")
+    parser.add_argument("--color_video", default=None, help="also write the model's rendered colours as an mp4")
     parser.add_argument("--occlusion_th", type=float, default=None,
                         help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
     parser.add_argument("--video_size", default=None, metavar="WxH",
@@ -82,18 +88,31 @@ def run(args: argparse.Namespace) -> int:
     save_tracks(tracks, args.out)
     log.info("wrote %s (%d points, %.0f%% of point-frames visible)", args.out, tracks.num_points,
              100 * (1 - tracks.occluded.mean()))
-    if args.video or args.summary:
-        from omnimotion.viz import write_summary_png, write_tracks_video  # only when pictures are wanted
-
-        frames = data.load_frames()
-        if args.video:
-            write_tracks_video(args.video, frames, tracks, trail_length=args.trail_length,
-                               with_input=args.side_by_side)
-            log.info("wrote %s", args.video)
-        if args.summary:
-            write_summary_png(args.summary, frames, tracks)
-            log.info("wrote %s", args.summary)
+    write_pictures(args, data, tracks, tracker.model)
     return 0
+
+
+def write_pictures(args: argparse.Namespace, data: DataDir, tracks: Tracks, model) -> None:
+    """The optional videos and summary asked for on the command line."""
+    if not (args.video or args.summary or args.grid_video or args.depth_video or args.color_video):
+        return
+    from omnimotion import viz  # only when pictures are wanted
+
+    frames = data.load_frames() if (args.video or args.summary or args.grid_video) else None
+    if args.video:
+        viz.write_tracks_video(args.video, frames, tracks, trail_length=args.trail_length,
+                               with_input=args.side_by_side)
+    if args.grid_video:
+        viz.write_grid_video(args.grid_video, frames, tracks, with_input=args.side_by_side)
+    if args.summary:
+        viz.write_summary_png(args.summary, frames, tracks)
+    if args.depth_video:
+        viz.write_depth_video(args.depth_video, model, fps=args.fps)
+    if args.color_video:
+        viz.write_color_video(args.color_video, model, fps=args.fps)
+    for path in (args.video, args.grid_video, args.summary, args.depth_video, args.color_video):
+        if path:
+            log.info("wrote %s", path)
 
 
 def select_queries(args: argparse.Namespace, image_hw: tuple[int, int], num_frames: int) -> np.ndarray:
