@@ -113,8 +113,12 @@ class SurfaceModel(nn.Module):
     def __init__(self, cfg: SurfaceModelConfig, num_frames: int, image_hw: tuple[int, int]):
         super().__init__()
         self.cfg = cfg
+        if num_frames < 1 or min(image_hw) < 2:
+            raise ValueError(f"need num_frames >= 1 and an image of at least 2x2 pixels, got "
+                             f"num_frames={num_frames}, image_hw={tuple(image_hw)}")
         self.num_frames = int(num_frames)
         self.image_hw = (int(image_hw[0]), int(image_hw[1]))
+        self.height, self.width = self.image_hw
         depth_range = (cfg.min_depth, cfg.max_depth)
         self.depth = FrameDepth(num_frames, self.image_hw, depth_grid_shape(self.image_hw, cfg.depth_grid_size),
                                 depth_range)
@@ -134,13 +138,18 @@ class SurfaceModel(nn.Module):
         return denormalize_coords(x[:, :2], *self.image_hw), x[:, 2]
 
     def correspondences(self, pts_i: Tensor, frame_i: Tensor, frame_j: Tensor, *,
-                        stratified: bool = False, use_max_loc: bool = False) -> SurfaceCorrespondences:
+                        stratified: bool = False, use_max_loc: bool = False, mask_near: bool = False,
+                        generator: torch.Generator | None = None) -> SurfaceCorrespondences:
         """Pixels ``pts_i [n, 2]`` of frames ``frame_i [n]`` -> where they are in frames ``frame_j [n]``.
 
-        ``stratified`` and ``use_max_loc`` exist for interface compatibility (one point per pixel: no
-        ray samples to jitter or choose from).
+        ``stratified``, ``use_max_loc``, ``mask_near`` and ``generator`` are accepted so that callers of
+        ``OmniMotionModel.correspondences`` work unchanged; they have no effect (one point per pixel: no
+        ray samples to jitter, choose from or mask).
         """
-        del stratified, use_max_loc
+        del stratified, use_max_loc, mask_near, generator
+        if not (frame_i.shape == frame_j.shape == pts_i.shape[:1]) or pts_i.shape[1:] != (2,):
+            raise ValueError(f"pts_i {tuple(pts_i.shape)} must be [n, 2] and frame_i {tuple(frame_i.shape)}, "
+                             f"frame_j {tuple(frame_j.shape)} both [n]")
         x_i = self.lift(pts_i, frame_i)
         canonical = self.bijection(x_i, frame_i)
         x_j = self.bijection.inverse(canonical, frame_j)
@@ -156,8 +165,11 @@ class SurfaceModel(nn.Module):
         return depth_test_score(depth_j, surface, inside, self.cfg.depth_tolerance,
                                 self.cfg.occlusion_softness)
 
-    def render_depth(self, frame: int) -> Tensor:
-        """Frame ``frame``'s surface depth, ``[H, W]``."""
+    @torch.no_grad()
+    def render_depth(self, frame: int, chunk_size: int = 0) -> Tensor:
+        """Frame ``frame``'s surface depth, ``[H, W]`` (``chunk_size`` is accepted for compatibility with
+        ``OmniMotionModel.render_depth``; one bilinear upsampling needs no chunks)."""
+        del chunk_size
         return self.depth.render(frame)
 
     def init_depth(self, depth_maps: np.ndarray) -> None:
