@@ -46,3 +46,27 @@ def prepared_dir_factory(tmp_path) -> Callable[..., DataDir]:
     def make(video: np.ndarray, pair_fn: FlowFn, name: str = "clip") -> DataDir:
         return write_prepared_dir(tmp_path / name, video, pair_fn)
     return make
+
+
+def synthetic_pair_fn(clip) -> FlowFn:
+    """Exact flows of an ``omnimotion.synthetic`` clip; occluded points that stay in frame count as
+    occluded-but-reliable for gaps < 3 (as the official filter keeps them), others are unreliable."""
+    from omnimotion.coords import inside_image
+
+    def pair(i, j):
+        flow, occluded = clip.flow(i, j)
+        grid = np.stack(np.meshgrid(np.arange(clip.width), np.arange(clip.height)), -1)
+        landed_inside = inside_image(grid + flow, clip.height, clip.width)
+        occluded_reliable = occluded & landed_inside & (abs(i - j) < 3)
+        return flow, ~occluded, occluded_reliable
+    return pair
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory):
+    """A tiny prepared sequence (8 frames, 32x32, translating sprite) with exact flows; shared, read-only."""
+    from omnimotion.synthetic import make_clip
+
+    clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, motion="translate", seed=3)
+    data = write_prepared_dir(tmp_path_factory.mktemp("synthetic") / "clip", clip.video, synthetic_pair_fn(clip))
+    return data, clip

@@ -94,6 +94,8 @@ class TrainConfig:
     motion_share: float = 0.0
     """Share of each pair's points drawn with probability proportional to flow magnitude from the
     start (0 = official). Counters count-map sampling ignoring small moving objects."""
+    error_map_stride: int = 1
+    """Hard-mining maps are predicted on every stride-th pixel and upsampled (official 1 = every pixel)."""
     flow_cache_size: int = 512
     """Flow/mask pairs held in memory (LRU, float16 flows); about 0.4 MB per pair at 256x256."""
     tensorboard: bool = True

@@ -133,6 +133,14 @@ class CorrespondenceSampler:
             self._cache.popitem(last=False)
         return entry
 
+    def check_files(self) -> None:
+        """Fail early, naming the first missing flow or mask of the pairs training can draw."""
+        for i in range(self.num_frames):
+            for j in range(self.num_frames):
+                if i != j and not (self.data.flow_path(i, j).exists() and self.data.mask_path(i, j).exists()):
+                    self.data.load_flow(i, j)  # raises DataDirError naming the file and the command
+                    self.data.load_mask(i, j)
+
     def set_error_maps(self, error_maps: np.ndarray) -> None:
         """Enable hard mining with per-frame error maps ``[T, H, W]`` (from error_map_from_flows)."""
         self.error_maps = np.asarray(error_maps, np.float32)

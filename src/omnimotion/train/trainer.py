@@ -1,0 +1,278 @@
+"""Trainer: test-time optimisation of one OmniMotion model on one prepared sequence (spec §4).
+
+One step samples ``num_pairs x num_pts`` correspondences (``CorrespondenceSampler``), maps the pixels of
+frame i to frame j (``OmniMotionModel.correspondences``, stratified), evaluates every loss term of
+``losses.compute_losses``, sums them with the official schedule weights and takes one Adam step (three
+parameter groups with the official learning rates, StepLR decay every step).
+
+Outputs, under ``<data_dir>/<save_dir>/<expname>`` (an absolute ``save_dir`` is used as is):
+``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (resolved configuration),
+``flow_error.txt`` (per-frame hard-mining error) and ``logs/`` (tensorboard). A resumed run restores the
+model, optimiser, schedule, sampler and RNG states, so on CPU it reproduces an uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from omnimotion.io.atomic import save_text
+from omnimotion.io.checkpoint import (checkpoint_path, checkpoint_step, latest_checkpoint, load_checkpoint,
+                                      save_checkpoint)
+from omnimotion.io.datadir import DataDir
+from omnimotion.model import ModelConfig, OmniMotionModel
+from omnimotion.train.forward import training_forward
+from omnimotion.train.losses import compute_losses, weighted_total
+from omnimotion.train.mining import compute_error_maps
+from omnimotion.train.options import TrainConfig
+from omnimotion.train.sampler import CorrespondenceBatch, CorrespondenceSampler
+from omnimotion.train.schedules import loss_weights
+from omnimotion.train.tb_logging import TrainLogger
+
+__all__ = ["Trainer", "fit", "NonFiniteLossError", "RunConfig", "resolve_device", "SUBMODULES"]
+
+log = logging.getLogger(__name__)
+
+SUBMODULES = ("feature_mlp", "deform_mlp", "color_mlp")
+MASK_NEAR_STEPS = 4000  # official: mask_near acts during the first 4k steps
+
+
+class RunConfig(Protocol):
+    """What training reads from ``omnimotion.config.OmniMotionConfig`` (a dataclass)."""
+
+    data_dir: str
+    model: ModelConfig
+    train: TrainConfig
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the step and the terms."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA if available else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name} was requested but PyTorch sees no CUDA GPU; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+class Trainer:
+    """Holds the model, optimiser, schedule, sampler, step and output folder of one run."""
+
+    def __init__(self, data_dir: str | Path, cfg: RunConfig):
+        self.cfg = cfg
+        self.tcfg: TrainConfig = cfg.train
+        if self.tcfg.distributed:
+            raise ValueError("distributed training is not implemented; set distributed = 0")
+        self.device = resolve_device(self.tcfg.device)
+        self.data = DataDir(data_dir)
+        torch.manual_seed(self.tcfg.seed)
+        self.sampler = CorrespondenceSampler(self.data, self.tcfg, self.tcfg.num_imgs)
+        self.sampler.check_files()
+        self.num_frames = self.sampler.num_frames
+        self.model = OmniMotionModel(cfg.model, self.num_frames, self.sampler.image_hw).to(self.device)
+        self.optimizer = torch.optim.Adam(self._param_groups())
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=self.tcfg.lrate_decay_steps,
+                                                         gamma=self.tcfg.lrate_decay_factor)
+        # the stratified jitter has its own generator so that its state can be checkpointed exactly
+        self.generator = torch.Generator(device=self.device).manual_seed(self.tcfg.seed)
+        self.step = 0
+        save_dir = Path(self.tcfg.save_dir)
+        self.out_dir = (save_dir if save_dir.is_absolute() else self.data.root / save_dir) / (
+            self.tcfg.expname or "default")
+        self._stop_requested = False
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        lrs = {"feature_mlp": self.tcfg.lr_feature, "deform_mlp": self.tcfg.lr_deform,
+               "color_mlp": self.tcfg.lr_color}
+        groups = [{"params": list(getattr(self.model, name).parameters()), "lr": lrs[name], "name": name}
+                  for name in SUBMODULES]
+        grouped = {id(p) for g in groups for p in g["params"]}
+        stray = [n for n, p in self.model.named_parameters() if id(p) not in grouped]
+        if stray:
+            raise RuntimeError(f"model parameters outside {SUBMODULES} would not be trained or saved: {stray}")
+        return groups
+
+    # ----- one step ---------------------------------------------------------------------------------
+    def loss_terms(self, batch: CorrespondenceBatch, step: int) -> dict[str, torch.Tensor]:
+        """Every unweighted loss term for ``batch`` (on the trainer's device)."""
+        mcfg = self.model.cfg
+        inputs = training_forward(self.model, batch, self._smoothness_index(batch.frame_i),
+                                  mask_near=mcfg.mask_near and step < MASK_NEAR_STEPS, generator=self.generator)
+        return compute_losses(inputs, self.sampler.image_hw, mcfg.min_depth, mcfg.max_depth,
+                              self.tcfg.max_padding)
+
+    def _smoothness_index(self, frame_i: torch.Tensor) -> torch.Tensor:
+        """The first num_pts // 4 points of each pair whose source frame has both neighbours (official)."""
+        per_pair = self.tcfg.num_pts
+        first = torch.arange(max(per_pair // 4, 1), device=frame_i.device)
+        index = (torch.arange(self.tcfg.num_pairs, device=frame_i.device)[:, None] * per_pair + first).reshape(-1)
+        frames = frame_i[index]
+        return index[(frames >= 1) & (frames <= self.num_frames - 2)]
+
+    def train_step(self) -> dict[str, float]:
+        """One optimisation step at ``self.step``; returns the logged scalars (terms, total, lr)."""
+        step = self.step
+        batch = self.sampler.sample(step).to(self.device)
+        terms = self.loss_terms(batch, step)
+        weights = loss_weights(step, self.tcfg)
+        loss = weighted_total(terms, weights)
+        if not torch.isfinite(loss):
+            values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
+            raise NonFiniteLossError(
+                f"the training loss became {loss.item()} at step {step} ({values}); the last checkpoint in "
+                f"{self.out_dir} is kept. Try another --seed or lower learning rates (lr_deform, lr_color)")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.tcfg.grad_clip > 0:
+            for param in self.model.parameters():
+                if param.grad is not None:
+                    torch.nn.utils.clip_grad_norm_(param, self.tcfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        scalars = {k: v.item() for k, v in terms.items()}
+        scalars["total"] = loss.item()
+        scalars["lr_feature"] = self.optimizer.param_groups[0]["lr"]
+        return scalars
+
+    # ----- hard mining ----------------------------------------------------------------------------
+    def refresh_error_maps(self) -> None:
+        """Recompute the hard-example maps from the current model (spec §4.4)."""
+        maps = compute_error_maps(self.model, self.data, self.num_frames, self.sampler.image_hw,
+                                  stride=self.tcfg.error_map_stride, device=self.device)
+        self.sampler.set_error_maps(maps)
+        save_text(self.out_dir / "flow_error.txt",
+                  "".join(f"{e:.6f}\n" for e in self.sampler.frame_errors))
+        log.info("step %d: hard-example maps refreshed (mean error %.3f px)", self.step,
+                 float(self.sampler.frame_errors.mean()))
+
+    # ----- checkpoints ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {name: getattr(self.model, name).state_dict() for name in SUBMODULES}
+        state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+                     num_imgs=self.num_frames, step=self.step, sampler=self.sampler.state_dict(),
+                     rng={"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
+                     config=dataclasses.asdict(self.cfg), image_hw=list(self.sampler.image_hw))
+        return state
+
+    def save(self) -> Path:
+        path = save_checkpoint(checkpoint_path(self.out_dir, self.step), self.state_dict())
+        log.info("saved %s", path)
+        return path
+
+    def load(self, path: str | Path) -> None:
+        """Continue from a checkpoint (ours, or official: then only weights, optimiser and schedule)."""
+        state = load_checkpoint(path, map_location=self.device)
+        if state.get("num_imgs", self.num_frames) != self.num_frames:
+            raise ValueError(f"checkpoint {path} was trained on {state['num_imgs']} frames but "
+                             f"{self.data.root} gives {self.num_frames}; the model is tied to its frame count")
+        for name in SUBMODULES:
+            try:
+                getattr(self.model, name).load_state_dict(state[name])
+            except RuntimeError as err:
+                raise ValueError(f"checkpoint {path} does not fit the configured model ({name}): the model "
+                                 "settings (widths, layers, use_affine) must match those it was trained "
+                                 f"with. Details: {str(err).splitlines()[0]}") from err
+        if self.tcfg.load_opt and "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.tcfg.load_scheduler and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.step = int(state.get("step", checkpoint_step(path)))
+        if "sampler" in state:
+            self.sampler.load_state_dict(state["sampler"])
+        if "rng" in state:
+            torch.set_rng_state(state["rng"]["torch"].cpu())
+            self.generator.set_state(state["rng"]["generator"].cpu())
+        log.info("resumed from %s at step %d", path, self.step)
+
+    def resume_if_possible(self, require: bool = False) -> Path | None:
+        """Load ``ckpt_path`` or the newest checkpoint of the output folder unless ``no_reload``."""
+        if self.tcfg.no_reload:
+            return None
+        path = Path(self.tcfg.ckpt_path) if self.tcfg.ckpt_path else latest_checkpoint(self.out_dir)
+        if path is None:
+            if require:
+                raise FileNotFoundError(f"--resume: no model_*.pth checkpoint in {self.out_dir}")
+            return None
+        self.load(path)
+        return path
+
+    # ----- the loop ---------------------------------------------------------------------------------
+    def fit(self) -> Path:
+        """Train until ``num_iters``; checkpoint every ``i_weight`` steps, at the end and on Ctrl-C."""
+        tcfg = self.tcfg
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_text(self.out_dir / "args.txt", _config_text(dataclasses.asdict(self.cfg)))
+        logger = TrainLogger(self.out_dir / "logs", tcfg, initial=self.step)
+        last = None
+        with _stop_on_sigint(self), logger:
+            while self.step < tcfg.num_iters:
+                if tcfg.use_error_map and self.step > 0 and self.step % tcfg.i_cache == 0:
+                    self.refresh_error_maps()
+                scalars = self.train_step()
+                logger.scalars(self.step, scalars)
+                if self.step % tcfg.i_img == 0:
+                    logger.images(self.step, self.model)
+                if self.step % tcfg.i_weight == 0 or self._stop_requested:
+                    last = self.save()
+                if self._stop_requested:
+                    raise KeyboardInterrupt(f"interrupted at step {self.step}; saved {last}")
+        if last is None or checkpoint_step(last) != self.step:
+            last = self.save()
+        return last
+
+
+def _config_text(config: dict[str, Any], prefix: str = "") -> str:
+    """Nested dict -> official ``key = value`` lines (sections become comments)."""
+    lines = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            lines.append(f"# {key}\n" + _config_text(value))
+        else:
+            lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+class _stop_on_sigint:
+    """While active, the first Ctrl-C asks the loop to save and stop after the current step; a second one
+    interrupts at once. Only the main thread can install signal handlers; elsewhere this does nothing."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.previous = None
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:  # noqa: ANN001
+        if self.trainer._stop_requested:
+            raise KeyboardInterrupt
+        log.warning("Ctrl-C: saving a checkpoint after this step (press again to quit without saving)")
+        self.trainer._stop_requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def fit(data_dir: str | Path, cfg: RunConfig, resume: bool = False) -> Path:
+    """Train (or continue training) on a prepared data directory; returns the final checkpoint path.
+
+    ``resume=True`` requires an existing checkpoint; otherwise the newest one is reloaded automatically
+    (official behaviour) unless ``cfg.train.no_reload``.
+    """
+    trainer = Trainer(data_dir, cfg)
+    trainer.resume_if_possible(require=resume)
+    return trainer.fit()
