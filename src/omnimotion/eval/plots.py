@@ -27,7 +27,8 @@ def pick_plot_queries(queries: QuerySet, count: int = 8) -> np.ndarray:
 
 def plot_tracks(path: str | Path, frame: np.ndarray, queries: QuerySet, tracks: np.ndarray,
                 occluded: np.ndarray, title: str = "", count: int = 8) -> Path:
-    """Save a PNG: GT tracks (solid, visible frames), predictions (dashed; x where predicted occluded).
+    """Save a PNG: GT tracks (solid with dots, visible annotated frames), predictions (dashed; x where
+    predicted occluded).
 
     Each query has its own colour; the circle marks the query point, drawn over ``frame``.
     """
@@ -44,8 +45,10 @@ def plot_tracks(path: str | Path, frame: np.ndarray, queries: QuerySet, tracks: 
     axes.imshow(frame)
     colours = plt.cm.tab10(np.arange(len(chosen)) % 10)
     for colour, index in zip(colours, chosen):
-        gt = np.where(queries.occluded[index][:, None], np.nan, queries.tracks[index])
+        hidden_gt = queries.occluded[index] | ~queries.valid[index]  # unannotated frames hold no ground truth
+        gt = np.where(hidden_gt[:, None], np.nan, queries.tracks[index])
         axes.plot(gt[:, 0], gt[:, 1], "-", color=colour, linewidth=2.0)
+        axes.plot(gt[:, 0], gt[:, 1], ".", color=colour, markersize=5)  # sparse annotations stay visible
         axes.plot(tracks[index, :, 0], tracks[index, :, 1], "--", color=colour, linewidth=1.2)
         hidden = occluded[index]
         axes.plot(tracks[index, hidden, 0], tracks[index, hidden, 1], "x", color=colour, markersize=4)
