@@ -7,7 +7,9 @@ Sources (``spec``):
 
 - a TAP-Vid pickle: DAVIS/RoboTAP (dict name -> example), RGB-Stacking (list), Kinetics (list or dict whose
   ``video`` is a list of JPEG bytes). Points are normalised raster (x, y) in [0, 1]; frames are resized to
-  256x256 (area interpolation) as the benchmark reader does.
+  256x256 (area interpolation) as the benchmark reader does. Kinetics files carry ``generate_tapvid.py``'s
+  half-pixel shift in their stored points; like the reference reader we read them as stored (queries come from
+  the same points, so the scores are unaffected).
 - a per-video ``.npz``: ``video`` uint8 [T, H, W, 3], ``points`` float [N, T, 2] TAP-Vid raster pixels of
   ``video`` (centres at +0.5; NaN where occluded or unannotated), ``occluded`` bool [N, T]; optional BADJA keys
   ``valid`` [N, T] (annotated frames) and ``masks`` [T, H, W] (segmentation, for PCK).
