@@ -38,7 +38,8 @@ def mean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     means = []
     for group, method in keys:
         members = [r for r in rows if r["group"] == group and r["method"] == method]
-        mean = {"video": f"mean ({len(members)} video{'s' if len(members) != 1 else ''})", "group": group, "method": method,
+        plural = "s" if len(members) != 1 else ""
+        mean = {"video": f"mean ({len(members)} video{plural})", "group": group, "method": method,
                 "query_mode": "/".join(sorted({r["query_mode"] for r in members})),
                 "num_queries": sum(int(r["num_queries"]) for r in members)}
         for key in METRIC_KEYS:
