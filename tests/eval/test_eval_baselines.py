@@ -98,7 +98,7 @@ def test_query_frame_is_never_occluded_and_tracks_start_at_queries():
     clip = make_clip(num_frames=8, height=40, width=40, num_sprites=1, motion="mixed", seed=2)
     queries = synthetic_queries(clip, 10, seed=0, mode="strided")
     for method in METHODS.values():
-        tracks, occluded = method(clip.video, queries, FlowCache(clip.video, get_backend("dis")), 0.0)
+        tracks, occluded = method(clip.video, queries, cycle_th_px=0.0)  # default flows: DIS
         rows, frames = np.arange(10), queries[:, 0].astype(int)
         np.testing.assert_allclose(tracks[rows, frames], queries[:, 1:], atol=1e-5)
         assert not occluded[rows, frames].any()

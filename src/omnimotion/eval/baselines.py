@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from omnimotion.coords import inside_image
+from omnimotion.flow import get_backend
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.warp import sample_bilinear
 
@@ -88,10 +89,14 @@ def _check_inputs(video: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return queries
 
 
-def chain_tracks(video: np.ndarray, queries: np.ndarray, flows: FlowCache,
+def chain_tracks(video: np.ndarray, queries: np.ndarray, flows: FlowCache | None = None,
                  cycle_th_px: float = CYCLE_TH_PX) -> tuple[np.ndarray, np.ndarray]:
-    """Chained consecutive flows from each query frame, forwards and backwards (see module docstring)."""
+    """Chained consecutive flows from each query frame, forwards and backwards (see module docstring).
+
+    ``flows``: where flows come from (default: DIS flow computed on demand).
+    """
     queries = _check_inputs(video, queries)
+    flows = flows if flows is not None else FlowCache(video, get_backend("dis"))
     num_frames, height, width = video.shape[:3]
     start = np.round(queries[:, 0]).astype(int)
     rows = np.arange(len(queries))
@@ -134,10 +139,14 @@ def _occlusion(error: np.ndarray, tracks: np.ndarray, start: np.ndarray, cycle_t
     return occluded
 
 
-def direct_tracks(video: np.ndarray, queries: np.ndarray, flows: FlowCache,
+def direct_tracks(video: np.ndarray, queries: np.ndarray, flows: FlowCache | None = None,
                   cycle_th_px: float = CYCLE_TH_PX) -> tuple[np.ndarray, np.ndarray]:
-    """Flow from each query frame straight to every frame, with a cycle check (see module docstring)."""
+    """Flow from each query frame straight to every frame, with a cycle check (see module docstring).
+
+    ``flows``: where flows come from (default: DIS flow computed on demand).
+    """
     queries = _check_inputs(video, queries)
+    flows = flows if flows is not None else FlowCache(video, get_backend("dis"))
     num_frames, height, width = video.shape[:3]
     start = np.round(queries[:, 0]).astype(int)
     tracks = np.zeros((len(queries), num_frames, 2))

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from omnimotion.eval.baselines import CYCLE_TH_PX, FlowCache, chain_tracks, direct_tracks
+from omnimotion.flow import get_backend
 
 __all__ = ["MethodOptions", "TrackingMethod", "register_method", "get_method", "available_methods"]
 
@@ -42,15 +43,11 @@ TrackingMethod = Callable[[np.ndarray, np.ndarray, Path, MethodOptions], tuple[n
 
 
 def _chain(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
-    from omnimotion.flow import get_backend
-
     return chain_tracks(video, queries, FlowCache(video, get_backend(options.flow)),
                         options.cycle_th_px)
 
 
 def _direct(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
-    from omnimotion.flow import get_backend
-
     return direct_tracks(video, queries, FlowCache(video, get_backend(options.flow)),
                          options.cycle_th_px)
 
