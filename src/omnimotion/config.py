@@ -20,7 +20,8 @@ from omnimotion.model.config import ModelConfig
 from omnimotion.train.options import TrainConfig
 
 __all__ = ["OmniMotionConfig", "InferenceConfig", "PRESETS", "build_parser", "parse_config", "load_config",
-           "config_to_dict", "config_from_dict", "config_to_text", "UnknownConfigKeyError"]
+           "config_to_dict", "config_from_dict", "config_to_text", "UnknownConfigKeyError", "add_field_options",
+           "given_values", "parse_values", "resolve"]
 
 
 class UnknownConfigKeyError(ValueError):
@@ -97,10 +98,16 @@ def _default_of(fld: dataclasses.Field) -> Any:
 
 
 def build_parser(parser: configargparse.ArgumentParser | None = None) -> configargparse.ArgumentParser:
-    """Add ``--config``, ``--data_dir`` and one option per config field (defaults None = not given)."""
+    """A configargparse parser with ``--config``, ``--data_dir`` and one option per config field."""
     parser = parser or configargparse.ArgumentParser(description="OmniMotion training options")
     parser.add_argument("--config", is_config_file=True, help="config file (official key = value format)")
     parser.add_argument("--data_dir", type=str, default=None, help="the prepared sequence directory")
+    add_field_options(parser)
+    return parser
+
+
+def add_field_options(parser) -> None:
+    """Add ``--<key>`` for every config field to an (configarg)argparse parser; defaults None = not given."""
     for key, (section, fld) in _field_map().items():
         default = _default_of(fld)
         help_text = f"[{section}] default {default!r}"
@@ -112,11 +119,16 @@ def build_parser(parser: configargparse.ArgumentParser | None = None) -> configa
         else:
             parser.add_argument(f"--{key}", type=type(default), default=None, help=help_text)
     parser.add_argument("-f", "--fff", default=None, help=configargparse.SUPPRESS)
-    return parser
 
 
-def parse_config(argv: Sequence[str], preset: str | None = None) -> OmniMotionConfig:
-    """Official-style arguments (``--config F --data_dir D --key value ...``) -> OmniMotionConfig."""
+def given_values(namespace) -> dict[str, Any]:
+    """The config keys a parsed namespace actually sets (not None), without parser-only entries."""
+    keys = set(_field_map()) | {"data_dir"}
+    return {key: value for key, value in vars(namespace).items() if key in keys and value is not None}
+
+
+def parse_values(argv: Sequence[str]) -> dict[str, Any]:
+    """Official-style arguments -> the key -> value pairs they set (config file below command line)."""
     parser = build_parser()
     namespace, unknown = parser.parse_known_args(list(argv))
     if unknown:
@@ -124,9 +136,12 @@ def parse_config(argv: Sequence[str], preset: str | None = None) -> OmniMotionCo
         source = f" (config file {namespace.config})" if namespace.config else ""
         raise UnknownConfigKeyError(f"unknown config key(s) {keys}{source}; see 'omnimotion train --help' "
                                     "for the accepted keys")
-    given = {key: value for key, value in vars(namespace).items()
-             if value is not None and key not in ("config", *IGNORED_KEYS)}
-    return resolve(given, preset)
+    return given_values(namespace)
+
+
+def parse_config(argv: Sequence[str], preset: str | None = None) -> OmniMotionConfig:
+    """Official-style arguments (``--config F --data_dir D --key value ...``) -> OmniMotionConfig."""
+    return resolve(parse_values(argv), preset)
 
 
 def resolve(values: dict[str, Any], preset: str | None = None) -> OmniMotionConfig:

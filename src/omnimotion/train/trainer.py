@@ -91,6 +91,7 @@ class Trainer:
         self.out_dir = (save_dir if save_dir.is_absolute() else self.data.root / save_dir) / (
             self.tcfg.expname or "default")
         self._stop_requested = False
+        self.history: list[dict[str, float]] = []  # scalars of every step of this process, for benchmarks
 
     def _param_groups(self) -> list[dict[str, Any]]:
         lrs = {"feature_mlp": self.tcfg.lr_feature, "deform_mlp": self.tcfg.lr_deform,
@@ -221,6 +222,7 @@ class Trainer:
                 if tcfg.use_error_map and self.step > 0 and self.step % tcfg.i_cache == 0:
                     self.refresh_error_maps()
                 scalars = self.train_step()
+                self.history.append(scalars)
                 logger.scalars(self.step, scalars)
                 if self.step % tcfg.i_img == 0:
                     logger.images(self.step, self.model)

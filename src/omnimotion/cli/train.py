@@ -1,0 +1,63 @@
+"""``omnimotion train DATA_DIR``: fit the OmniMotion model to a prepared sequence (official options accepted).
+
+Every official option of ``train.py`` is accepted (``--num_iters``, ``--lr_deform``, ...; see ``--help``), as
+is an official config file (``--config configs/default.txt``). ``--preset fast`` starts from the CPU preset;
+the config file and then the command line override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from omnimotion.cli.main import UserError
+from omnimotion.config import (PRESETS, OmniMotionConfig, add_field_options, given_values, parse_config,
+                               parse_values, resolve)
+
+__all__ = ["add_parser", "run", "run_official"]
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name, help="fit the model to a prepared sequence (checkpoints in DATA_DIR/out/<expname>)",
+        description="Fit OmniMotion to DATA_DIR (made by 'omnimotion prepare'). Without --resume the newest "
+                    "checkpoint is reloaded automatically unless --no_reload (as the official trainer does). "
+                    "Priority: command line > --config file > --preset > defaults.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("data_dir", help="prepared sequence directory")
+    parser.add_argument("--config", default=None, help="config file in the official key = value format")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="start from a preset (fast: minutes on a 2-core CPU at 256x256)")
+    parser.add_argument("--resume", action="store_true",
+                        help="require a checkpoint to continue from (error if there is none)")
+    add_field_options(parser.add_argument_group("official and training options (see configs/*.txt)"))
+    return parser
+
+
+def build_config(args: argparse.Namespace) -> OmniMotionConfig:
+    values = parse_values(["--config", args.config]) if args.config else {}
+    values.update(given_values(args))
+    values["data_dir"] = args.data_dir
+    return resolve(values, preset=args.preset)
+
+
+def run(args: argparse.Namespace) -> int:
+    from omnimotion.train import fit
+
+    cfg = build_config(args)
+    path = fit(cfg.data_dir, cfg, resume=args.resume)
+    log.info("finished: %s", path)
+    return 0
+
+
+def run_official(argv: list[str]) -> int:
+    """The official ``python train.py --config F --data_dir D [...]`` command line."""
+    from omnimotion.train import fit
+
+    cfg = parse_config(argv)
+    if not cfg.data_dir:
+        raise UserError("--data_dir is required (in the config file or on the command line)")
+    fit(cfg.data_dir, cfg)
+    return 0
