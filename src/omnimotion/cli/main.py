@@ -16,6 +16,8 @@ __all__ = ["main", "COMMAND_MODULES", "UserError"]
 
 # Sub-command name -> module in omnimotion.cli. Keep in pipeline order.
 COMMAND_MODULES: dict[str, str] = {
+    "prepare": "omnimotion.cli.prepare",
+    "train": "omnimotion.cli.train",
     "track": "omnimotion.cli.track",
     "eval": "omnimotion.cli.eval",
 }
