@@ -1,5 +1,6 @@
 """The depth test: a point behind a nearer surface is occluded, a point on the surface is visible."""
 
+import numpy as np
 import torch
 
 from omnimotion.model.surface import SurfaceModel, SurfaceModelConfig
@@ -47,3 +48,15 @@ def test_model_flags_points_that_leave_the_image():
     pts_j = torch.tensor([[-0.5, 10.0], [31.5, 10.0], [31.0, 31.0]])
     score = model.occlusion_score(pts_j, torch.full((3,), 1.5), torch.tensor([0, 0, 0]))
     assert (score > model.cfg.occlusion_th).tolist() == [True, True, False]
+
+
+def test_tracker_reads_the_depth_test_through_the_model_interface():
+    from omnimotion.track.tracker import Tracker
+
+    model = _scene_with_occluder()
+    tracker = Tracker(model)  # takes occlusion_th from model.cfg (0.5: exactly the hard depth test)
+    assert tracker.occlusion_th == model.cfg.occlusion_th
+    tracks = tracker(np.array([[0, 16.0, 16.0], [0, 3.0, 28.0]], np.float32))
+    np.testing.assert_allclose(tracks.tracks[:, 1], [[16.0, 16.0], [3.0, 28.0]], atol=1e-3)
+    # the background point under the square is hidden in frame 1 only; the other one never
+    assert tracks.occluded.tolist() == [[False, True], [False, False]]
