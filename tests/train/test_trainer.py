@@ -45,7 +45,6 @@ def endpoint_errors(trainer, clip, pairs):
 
 def test_training_lowers_flow_loss_and_beats_zero_motion(synthetic_dir, tmp_path):
     data, clip = synthetic_dir
-    torch.set_num_threads(2)
     trainer = Trainer(data.root, tiny_run(data.root, tmp_path, no_reload=True))
     losses = [trainer.train_step()["flow"] for _ in range(120)]
     assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
