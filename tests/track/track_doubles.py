@@ -78,3 +78,35 @@ def translating_clip():
                     Polygon(np.array([[0.0, 0.0], [14.0, 0.0], [14.0, 14.0], [0.0, 14.0]])))]
     return render_clip(layers, HEIGHT, WIDTH)
 
+
+
+def write_exact_data_dir(clip, root):
+    """A prepared data directory for ``clip`` with its exact flows: every ordered pair's flow, masks
+    (reliable where the point stays visible; occluded-but-reliable for short gaps, as the official filter
+    keeps them), count maps and flow statistics. Returns the DataDir."""
+    import cv2
+
+    from omnimotion.coords import inside_image, pixel_grid
+    from omnimotion.io.datadir import DataDir
+
+    data = DataDir(root)
+    data.color_dir.mkdir(parents=True)
+    for t, frame in enumerate(clip.video):
+        cv2.imwrite(str(data.color_dir / f"{t:05d}.png"), frame[..., ::-1])
+    grid = pixel_grid(clip.height, clip.width)
+    stats = {}
+    for i in range(clip.num_frames):
+        counts = np.zeros((clip.height, clip.width), np.uint16)
+        stats[data.frame_names[i]] = {}
+        for j in range(clip.num_frames):
+            if i == j:
+                continue
+            flow, occluded = clip.flow(i, j)
+            occluded_reliable = occluded & inside_image(grid + flow, clip.height, clip.width) & (abs(i - j) < 3)
+            data.save_flow(i, j, flow)
+            data.save_mask(i, j, ~occluded, occluded_reliable)
+            counts += ~occluded | occluded_reliable
+            stats[data.frame_names[i]][data.frame_names[j]] = int((~occluded | occluded_reliable).sum())
+        data.save_count_map(i, counts)
+    data.save_flow_stats(stats)
+    return data
