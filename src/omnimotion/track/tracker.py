@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 4096
 DEFAULT_OCCLUSION_TH = 0.99
-_NAMED_STEPS = ("lift", "to_canonical", "ray_weights", "from_canonical")
 
 
 class CorrespondenceModel(Protocol):
@@ -85,8 +84,8 @@ class Tracker:
         output_hw: (H, W) of the video the queries and tracks refer to; None = the model's frame size.
         fps: frame rate stored in the returned Tracks.
         progress: show a tqdm progress bar.
-        fast: reuse each query's source-ray work across target frames when the model exposes its named
-            steps (same results; see ``_corresponder``); False always calls ``model.correspondences``.
+        fast: with an ``OmniMotionModel``, reuse each query's source-ray work across target frames (same
+            results; see ``_corresponder``); False always calls ``model.correspondences``.
     """
 
     def __init__(self, model: CorrespondenceModel, chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -167,13 +166,13 @@ class Tracker:
         """For source pixels ``pts_i [N, 2]`` (model grid) of frames ``frame_i [N]``: a function of (source
         index ``[n]``, target frames ``[n]``) -> (pixels ``[n, 2]`` in the targets, occluded ``[n]``).
 
-        With a model exposing its named steps (``OmniMotionModel``) and ``fast``, the source-ray work is done
+        With an ``OmniMotionModel`` (whose named steps it uses) and ``fast``, the source-ray work is done
         once per source: each pixel's max-weight canonical point (spec §3.5 step 4, inference) is found up
         front, and each target then costs one inverse mapping plus the occlusion ray, instead of a whole
         source ray too (about 2.4x less work with the fast preset). The result is the same as
         ``model.correspondences(..., use_max_loc=True)``, which the other path calls.
         """
-        if self.fast and all(hasattr(self.model, step) for step in _NAMED_STEPS):
+        if self.fast and isinstance(self.model, OmniMotionModel):
             anchors = self._canonical_anchors(pts_i, frame_i)
             return lambda index, frame_j: self._land(anchors[torch.from_numpy(index)], frame_j)
         return lambda index, frame_j: self._correspond(pts_i[index], frame_i[index], frame_j)
