@@ -7,7 +7,8 @@ A backend is a callable ``backend(image_a, image_b) -> flow``:
   at ``(x + dx, y + dy)`` in ``image_b`` (the convention of ``omnimotion.coords``).
 
 Backends are picklable (heavy state is built lazily on first call), so the exhaustive-pair driver can ship
-one to worker processes.
+one to worker processes. A backend may expose ``options`` (a JSON-able dict of the settings that define its
+flows); the preprocessing pipeline records it to notice a change of settings on resume.
 """
 
 from __future__ import annotations

@@ -40,6 +40,11 @@ class DisFlow:
         flow = self._dis.calc(gray_a, gray_b, None)
         return np.ascontiguousarray(flow, dtype=np.float32)
 
+    @property
+    def options(self) -> dict:
+        """The options that define the flows (recorded by the pipeline to detect a change)."""
+        return {"preset": self.preset}
+
     def __getstate__(self) -> dict:
         return {"preset": self.preset, "_dis": None}
 

@@ -109,6 +109,11 @@ class RaftFlow:
         flow = flow[:, pads[2]:pads[2] + height, pads[0]:pads[0] + width]
         return np.ascontiguousarray(flow.permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
 
+    @property
+    def options(self) -> dict:
+        """The options that define the flows (the device does not)."""
+        return {"weights": str(self.weights), "small": self.small, "iters": self.iters}
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.update(_model=None, _torch_device=None)
