@@ -21,7 +21,7 @@ def trained(tmp_path_factory):
         clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, motion="translate", seed=3)
         data = write_exact_data_dir(clip, tmp_path_factory.mktemp("trained") / "clip")
         cfg = resolve({"num_iters": ITERS, "i_weight": ITERS, "i_img": 10**6, "i_print": 10**6,
-                       "i_cache": 10**6, "device": "cpu"}, preset="fast")
+                       "i_cache": 10**6, "device": "cpu", "tensorboard": False, "progress": False}, preset="fast")
         tracker = Tracker.from_checkpoint(fit(data.root, cfg), device="cpu", progress=False)
         queries = grid_queries((32, 32), 3, frame=0)
         yield clip, tracker, queries, tracker(queries)
