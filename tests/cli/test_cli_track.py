@@ -13,8 +13,8 @@ from omnimotion.synthetic import make_clip, write_frames
 from omnimotion.track import Tracker, load_csv, load_tracks
 
 T, H, W = 6, 32, 40
-TINY = ModelConfig(num_samples_ray=8, nvp_hidden=32, code_dim=16, time_hidden=32, canonical_hidden=32, num_coupling_layers=3,
-                   affine_num_layers=2)
+TINY = ModelConfig(num_samples_ray=8, nvp_hidden=32, code_dim=16, time_hidden=32, canonical_hidden=32,
+                   num_coupling_layers=3, affine_num_layers=2)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -14,7 +14,8 @@ Shapes and units
              ``coords.resize_points`` (pixel-area scaling) on the way in and out.
 
 Work is split into chunks of ``chunk_size`` (query, target frame) pairs, so memory stays bounded for dense
-queries: beyond the outputs (``N * T * 9`` bytes) only one chunk of model activations is alive at a time.
+queries: beyond the outputs (``N * T * 9`` bytes, twice that while rescaling to ``output_hw``) and one canonical
+point per query, only one chunk of model activations is alive at a time.
 """
 
 from __future__ import annotations
@@ -232,6 +233,7 @@ def load_model(path: str | Path, device: str = "auto") -> OmniMotionModel:
     model = OmniMotionModel(cfg, int(state["num_imgs"]), tuple(state["image_hw"]))
     for name in SUBMODULES:
         getattr(model, name).load_state_dict(state[name])
+    logger.info("loaded %s: %d frames of %dx%d", path, model.num_frames, model.width, model.height)
     return model.to(resolve_device(device)).eval()
 
 
