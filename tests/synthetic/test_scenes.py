@@ -197,6 +197,8 @@ def test_sample_queries_are_visible_and_cover_every_layer(clip, mode):
     np.testing.assert_array_equal(queries, sample_queries(clip, 60, seed=4, mode=mode))
 
 
-def test_sample_queries_rejects_unknown_mode(clip):
+def test_sample_queries_rejects_bad_arguments(clip):
     with pytest.raises(ValueError, match="mode='random'"):
         sample_queries(clip, 5, mode="random")
+    with pytest.raises(ValueError, match="num_points must be >= 1"):
+        sample_queries(clip, 0)

@@ -60,8 +60,10 @@ def test_write_video_makes_a_readable_mp4(clip, tmp_path):
     assert np.abs(frames.astype(float) - clip.video).mean() < 6.0
 
 
-def test_write_video_rejects_odd_size(tmp_path):
+def test_write_video_rejects_odd_size_and_bad_fps(clip, tmp_path):
     odd = make_clip(num_frames=2, height=33, width=48, num_sprites=0, seed=0)
     with pytest.raises(ValueError, match="even frame size"):
         write_video(odd, tmp_path / "odd.mp4")
-    assert not (tmp_path / "odd.mp4").exists()
+    with pytest.raises(ValueError, match="fps must be positive"):
+        write_video(clip, tmp_path / "clip.mp4", fps=0)
+    assert not list(tmp_path.iterdir())  # nothing half-written is left behind

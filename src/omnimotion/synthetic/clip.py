@@ -73,7 +73,11 @@ class Polygon:
 @dataclass(eq=False)
 class Layer:
     """One depth layer: texture uint8 ``[h, w, 3]``, transforms float64 ``[T, 2, 3]`` (canonical -> image
-    pixels), and ``shape`` (``Ellipse``/``Polygon`` in canonical pixels; ``None`` covers everything)."""
+    pixels), and ``shape`` (``Ellipse``/``Polygon`` in canonical pixels; ``None`` covers everything).
+
+    Beyond its ``h x w`` pixels the texture continues by mirror reflection (OpenCV ``BORDER_REFLECT101``), a
+    fixed function of the canonical point, so the ground truth stays exact even where a layer samples outside.
+    """
 
     texture: np.ndarray
     transforms: np.ndarray

@@ -65,6 +65,8 @@ def write_video(clip: SyntheticClip, path: str | Path, fps: int = 10) -> None:
     """Write ``clip.video`` as an H.264 mp4 (yuv420p, near-lossless CRF 10); height and width must be even."""
     import av  # only needed here
 
+    if fps <= 0:
+        raise ValueError(f"fps must be positive; got {fps}")
     if clip.height % 2 or clip.width % 2:
         raise ValueError(f"H.264 mp4 needs an even frame size; this clip is {clip.height}x{clip.width}: "
                          "make the clip with an even height and width")
