@@ -42,7 +42,9 @@ __all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "DEFAULT
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 4096
+# On CPU, larger chunks were slower (their big buffers are re-mapped at every call) and use more memory
+# (benchmarks/bench_dense_tracking.py); on a GPU pass a larger chunk_size.
+DEFAULT_CHUNK_SIZE = 1024
 DEFAULT_OCCLUSION_TH = 0.99
 
 
