@@ -11,6 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
+import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method)
+from omnimotion.cli.main import parse_key_values
 from omnimotion.eval import CYCLE_TH_PX, EvalConfig, MethodOptions, available_methods, run_evaluation
 
 __all__ = ["add_parser", "run"]
@@ -36,6 +38,8 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--cycle_th_px", type=float, default=CYCLE_TH_PX,
                         help="forward-backward cycle error (px) above which the flow baselines say occluded")
     parser.add_argument("--preset", default=None, help="preset passed to methods that take one (omnimotion)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for the omnimotion method, e.g. --set num_iters=500 (repeatable)")
     parser.add_argument("--max_videos", type=int, default=None, help="evaluate only the first N videos")
     parser.add_argument("--no_plots", action="store_true", help="skip the per-video track pictures")
     return parser
@@ -48,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_videos is not None and args.max_videos < 1:
         raise ValueError(f"--max_videos must be >= 1, got {args.max_videos}")
     extra = {"preset": args.preset} if args.preset else {}
+    extra.update(parse_key_values(args.set))
     config = EvalConfig(dataset=args.dataset, methods=methods, out_dir=Path(args.out), query_mode=args.query_mode,
                         max_videos=args.max_videos, plots=not args.no_plots,
                         method_options=MethodOptions(flow=args.flow, cycle_th_px=args.cycle_th_px, extra=extra))

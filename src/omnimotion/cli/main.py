@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-__all__ = ["main", "COMMAND_MODULES", "UserError"]
+__all__ = ["main", "COMMAND_MODULES", "UserError", "parse_key_values"]
 
 # Sub-command name -> module in omnimotion.cli. Keep in pipeline order.
 COMMAND_MODULES: dict[str, str] = {
@@ -20,11 +20,24 @@ COMMAND_MODULES: dict[str, str] = {
     "train": "omnimotion.cli.train",
     "track": "omnimotion.cli.track",
     "eval": "omnimotion.cli.eval",
+    "run": "omnimotion.cli.run",
+    "demo": "omnimotion.cli.demo",
 }
 
 
 class UserError(Exception):
     """An error caused by input the user can fix; printed as one line without a traceback."""
+
+
+def parse_key_values(items: list[str], option: str = "--set") -> dict[str, str]:
+    """``["num_iters=500", ...]`` -> ``{"num_iters": "500"}``; a malformed item is a UserError."""
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{option} expects KEY=VALUE, got {item!r}")
+        values[key.strip()] = value.strip()
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:

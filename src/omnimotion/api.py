@@ -1,0 +1,146 @@
+"""One call from a video to tracks and pictures: prepare -> fit -> track -> render.
+
+Used by ``omnimotion run``, ``omnimotion demo`` and the evaluation's ``omnimotion`` method. Every stage
+resumes: preprocessing skips finished pairs, training continues from the newest checkpoint (and is skipped
+when it already reached ``num_iters``), tracking and pictures are cheap and redone.
+
+Outputs under ``out_dir`` (a data directory in the official layout)::
+
+    color/, raft_exhaustive/, raft_masks/, count_maps/, flow_stats.json   preprocessing
+    out/<expname>/model_XXXXXX.pth                                          training
+    tracks.npz, tracks.csv, tracks.mp4, tracks_grid.mp4, tracks_summary.png  tracks of a query grid at frame 0
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from omnimotion.config import OmniMotionConfig, load_config, parse_values, resolve
+from omnimotion.eval.methods import MethodOptions, register_method
+from omnimotion.io.atomic import save_png
+from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
+from omnimotion.io.datadir import DataDir
+from omnimotion.io.video import video_fps
+from omnimotion.preprocess.pipeline import prepare
+from omnimotion.track import Tracker, Tracks, grid_queries, save_tracks
+from omnimotion.track.export import save_csv
+from omnimotion.train import fit
+from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
+
+__all__ = ["RunOutputs", "run", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GRID_POINTS = 12
+"""Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
+
+
+@dataclass
+class RunOutputs:
+    """Where ``run`` put its results."""
+
+    data_dir: Path
+    checkpoint: Path
+    tracks: Path
+    csv: Path
+    video: Path
+    grid_video: Path
+    summary: Path
+
+
+def make_config(preset: str | None = "fast", config_path: str | Path | None = None,
+                overrides: Sequence[str] = (), device: str | None = None) -> OmniMotionConfig:
+    """A run configuration: ``preset`` values, then the config file, then ``--key value`` overrides."""
+    if config_path is not None:
+        cfg_values = parse_values(["--config", str(config_path), *overrides])
+    else:
+        cfg_values = parse_values(list(overrides))
+    if device is not None:
+        cfg_values["device"] = device
+    return resolve(cfg_values, preset)
+
+
+def train_until_done(data_dir: Path, cfg: OmniMotionConfig) -> Path:
+    """Fit the model, continuing from the newest checkpoint; skip when it already reached ``num_iters``."""
+    out_dir = _train_out_dir(data_dir, cfg)
+    newest = latest_checkpoint(out_dir) if out_dir.is_dir() else None
+    if newest is not None and checkpoint_step(newest) >= cfg.train.num_iters:
+        logger.info("training already finished (%s); delete %s to train again", newest.name, out_dir)
+        return newest
+    if newest is not None:
+        logger.info("resuming training from %s", newest)
+    return fit(data_dir, cfg)
+
+
+def track_with_model(checkpoint: Path, queries: np.ndarray, device: str = "auto",
+                     output_hw: tuple[int, int] | None = None, fps: float = 10.0) -> Tracks:
+    """Track ``queries [N, 3]`` (t, x, y) with a trained checkpoint (pixels of ``output_hw`` if given)."""
+    tracker = Tracker.from_checkpoint(checkpoint, device=device, output_hw=output_hw, fps=fps)
+    return tracker(queries)
+
+
+def run(source: str | Path, out_dir: str | Path, *, preset: str | None = "fast",
+        config_path: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
+        grid_step: int | None = None, flow: str = "dis", max_side: int = 256, progress: bool = True
+        ) -> RunOutputs:
+    """Video (file or frame folder) -> data directory, trained model, tracks of a grid, pictures."""
+    out = Path(out_dir)
+    data = prepare(source, out, flow=flow, max_side=max_side, progress=progress)
+    cfg = make_config(preset, config_path, overrides, device)
+    checkpoint = train_until_done(data.root, cfg)
+    fps = _source_fps(Path(source))
+    height, width = data.image_hw
+    step = grid_step or max(1, min(height, width) // DEFAULT_GRID_POINTS)
+    tracks = track_with_model(checkpoint, grid_queries((height, width), step, frame=0,
+                                                       num_frames=data.num_frames), device, fps=fps)
+    return _write_outputs(data, checkpoint, tracks)
+
+
+def _write_outputs(data: DataDir, checkpoint: Path, tracks: Tracks) -> RunOutputs:
+    frames = data.load_frames()
+    root = data.root
+    outputs = RunOutputs(data_dir=root, checkpoint=checkpoint, tracks=root / "tracks.npz",
+                         csv=root / "tracks.csv", video=root / "tracks.mp4", grid_video=root / "tracks_grid.mp4",
+                         summary=root / "tracks_summary.png")
+    save_tracks(tracks, outputs.tracks)
+    save_csv(tracks, outputs.csv)
+    write_tracks_video(outputs.video, frames, tracks, with_input=True)
+    write_grid_video(outputs.grid_video, frames, tracks)
+    write_summary_png(outputs.summary, frames, tracks)
+    return outputs
+
+
+def _train_out_dir(data_dir: Path, cfg: OmniMotionConfig) -> Path:
+    save_dir = Path(cfg.train.save_dir)
+    base = save_dir if save_dir.is_absolute() else Path(data_dir) / save_dir
+    return base / (cfg.train.expname or "default")
+
+
+def _source_fps(source: Path) -> float:
+    try:
+        return float(video_fps(source)) if source.is_file() else 10.0
+    except (ValueError, OSError):
+        return 10.0
+
+
+def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
+    """Evaluation method 'omnimotion': fit the model on ``video`` in ``workdir`` (resuming), track ``queries``."""
+    frames_dir = workdir / "frames"
+    if not frames_dir.is_dir() or len(list(frames_dir.glob("*.png"))) != len(video):
+        for index, frame in enumerate(video):
+            save_png(frames_dir / f"{index:05d}.png", frame)
+    data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False)
+    extra = dict(options.extra)
+    cfg = make_config(extra.pop("preset", "fast"), extra.pop("config", None),
+                      [f"--{key}={value}" for key, value in extra.items()])
+    checkpoint = train_until_done(data.root, cfg)
+    tracks = track_with_model(checkpoint, queries, device=cfg.train.device)
+    return tracks.tracks, tracks.occluded
+
+
+register_method("omnimotion", _omnimotion_method)

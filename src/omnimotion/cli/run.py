@@ -1,0 +1,64 @@
+"""``omnimotion run VIDEO``: prepare, train, track a grid and render the result, resuming any finished stage."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from omnimotion.cli.main import parse_key_values
+from omnimotion.config import PRESETS
+
+__all__ = ["add_parser", "run", "add_run_options", "run_and_report"]
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name, help="video -> data directory, trained model, tracks and videos (resumes finished stages)",
+        description="Run the whole pipeline on a video file or a folder of frames: preprocessing "
+                    "(frames, all-pairs flow, filtering, chaining), training, tracking a grid of points from "
+                    "frame 0, and rendering. Re-running the same command resumes where it stopped.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("source", help="video file (mp4, mov, webm, avi, gif) or folder of jpg/png frames")
+    parser.add_argument("--out", default=None, help="output data directory (default: runs/<name of source>)")
+    add_run_options(parser)
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and ``demo``."""
+    parser.add_argument("--preset", default="fast", choices=sorted(PRESETS) + ["none"],
+                        help="training preset ('none': the official defaults, very slow on a CPU)")
+    parser.add_argument("--config", default=None, help="official-format config file (applied over the preset)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key, e.g. --set num_iters=500 (repeatable)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device")
+    parser.add_argument("--grid_step", type=int, default=None,
+                        help="pixels between tracked grid points (default: about 12 points per side)")
+    parser.add_argument("--flow", default="dis", help="optical flow backend (dis or raft)")
+    parser.add_argument("--max_side", type=int, default=256,
+                        help="resize frames so the longest side is at most this many pixels")
+
+
+def run(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    out = Path(args.out) if args.out else Path("runs") / source.stem
+    return run_and_report(source, out, args)
+
+
+def run_and_report(source: Path, out: Path, args: argparse.Namespace) -> int:
+    from omnimotion.api import run as run_pipeline
+
+    overrides = [f"--{key}={value}" for key, value in parse_key_values(args.set).items()]
+    outputs = run_pipeline(source, out, preset=None if args.preset == "none" else args.preset,
+                           config_path=args.config, overrides=overrides, device=args.device,
+                           grid_step=args.grid_step, flow=args.flow, max_side=args.max_side)
+    print(f"tracks:   {outputs.tracks} (and {outputs.csv.name})")
+    print(f"video:    {outputs.video}")
+    print(f"grid:     {outputs.grid_video}")
+    print(f"summary:  {outputs.summary}")
+    print(f"model:    {outputs.checkpoint}")
+    return 0
+

@@ -1,0 +1,72 @@
+"""`omnimotion run`, `omnimotion demo` and the evaluation's 'omnimotion' method, end to end on tiny inputs."""
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from omnimotion.cli.demo import demo_clip_path
+from omnimotion.cli.main import main
+from omnimotion.io.video import read_frames
+from omnimotion.synthetic import make_clip, write_video
+from omnimotion.track import load_tracks
+
+TINY = ["--set", "num_iters=4", "--set", "i_weight=2", "--set", "num_pts=16", "--set", "num_pairs=2"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_run_makes_tracks_and_pictures_then_resumes(tmp_path, capsys, caplog):
+    clip = make_clip(num_frames=5, height=32, width=48, num_sprites=1, seed=1)
+    video = tmp_path / "clip.mp4"
+    write_video(clip, video, fps=7)
+    out = tmp_path / "run"
+    assert main(["run", str(video), "--out", str(out), "--grid_step", "8", *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert str(out / "tracks.mp4") in printed
+    tracks = load_tracks(out / "tracks.npz")
+    # grid every 8 px on a 32x48 frame, tracked through every frame, in pixels of the frames
+    assert tracks.tracks.shape == (4 * 6, 5, 2) and tracks.occluded.shape == (24, 5)
+    assert tracks.fps == pytest.approx(7)
+    np.testing.assert_allclose(tracks.tracks[:, 0], tracks.queries[:, 1:], atol=1e-4)
+    assert (out / "out" / "fast" / "model_000004.pth").exists()
+    with av.open(str(out / "tracks.mp4")) as container:  # readable by a second library
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 5 and frames[0].shape == (32, 96, 3)  # input beside the tracks
+    assert (out / "tracks_summary.png").stat().st_size > 0
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert main(["run", str(video), "--out", str(out), "--grid_step", "8", *TINY]) == 0
+    assert "training already finished" in caplog.text
+
+
+def test_run_bad_source_is_one_line_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "missing.mp4" in err and "Traceback" not in err
+
+
+def test_demo_clip_ships_with_the_package():
+    frames = read_frames(demo_clip_path(), max_side=None)
+    assert frames.shape[0] >= 20 and demo_clip_path().stat().st_size < 500_000
+
+
+def test_eval_runs_the_omnimotion_method(tmp_path, capsys):
+    out = tmp_path / "eval"
+    argv = ["eval", "--dataset", "synthetic:1,frames=5,size=32,points=8", "--method", "omnimotion,chain",
+            "--out", str(out), "--no_plots", "--preset", "fast", *TINY]
+    assert main(argv) == 0
+    table = (out / "results.md").read_text()
+    assert "| omnimotion" in table and "| chain" in table and "Failed" not in table
+    assert (out / "results.csv").read_text().count("omnimotion") >= 1
+
+
+def test_set_needs_key_value(tmp_path, capsys):
+    assert main(["run", str(demo_clip_path()), "--out", str(tmp_path / "o"), "--set", "num_iters"]) == 1
+    assert "KEY=VALUE" in capsys.readouterr().err
