@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnimotion.coords import resize_points
 from omnimotion.io.atomic import atomic_open, save_json
 from omnimotion.io.datadir import CorruptFileError
 from omnimotion.track.tracks import Tracks
@@ -39,16 +40,15 @@ JSON_FORMAT = "omnimotion-tracks-json-v1"
 
 def to_tapvid(tracks: Tracks) -> dict[str, np.ndarray]:
     """``{"points": [N, T, 2] normalised raster (x, y), "occluded": [N, T] bool}`` (module docstring)."""
-    h, w = tracks.image_hw
-    points = (tracks.tracks + 0.5) / np.array([w, h], np.float32)
+    # normalised raster = raster pixels of a 1x1 frame (as omnimotion.eval.tapvid.pixels_to_raster)
+    points = resize_points(tracks.tracks, tracks.image_hw, (1, 1)) + 0.5
     return {"points": points.astype(np.float32), "occluded": tracks.occluded.copy()}
 
 
 def from_tapvid(points: np.ndarray, occluded: np.ndarray, queries: np.ndarray, image_hw: tuple[int, int],
                 fps: float = 10.0) -> Tracks:
     """Inverse of :func:`to_tapvid`; ``queries [N, 3]`` are (t, x, y) in pixels of ``image_hw``."""
-    h, w = image_hw
-    pixels = np.asarray(points, np.float32) * np.array([w, h], np.float32) - 0.5
+    pixels = resize_points(np.asarray(points, np.float32) - 0.5, (1, 1), image_hw)
     return Tracks(pixels, occluded, queries, image_hw, fps)
 
 
