@@ -62,7 +62,7 @@ def test_tapvid_arrays_use_raster_convention():
     # pixel centre (0, 0) -> (0.5/W, 0.5/H); the bottom-right centre (W-1, H-1) -> (1 - 0.5/W, 1 - 0.5/H)
     tracks = Tracks(np.array([[[0.0, 0.0], [63.0, 47.0]]]), np.array([[False, True]]), [[0, 0.0, 0.0]], (48, 64))
     tapvid = to_tapvid(tracks)
-    np.testing.assert_allclose(tapvid["points"][0], [[0.5 / 64, 0.5 / 48], [1 - 0.5 / 64, 1 - 0.5 / 48]])
+    np.testing.assert_allclose(tapvid["points"][0], [[0.5 / 64, 0.5 / 48], [1 - 0.5 / 64, 1 - 0.5 / 48]], atol=1e-6)
     assert tapvid["occluded"].tolist() == [[False, True]]
     back = from_tapvid(tapvid["points"], tapvid["occluded"], tracks.queries, (48, 64))
     np.testing.assert_allclose(back.tracks, tracks.tracks, atol=1e-4)
