@@ -1,6 +1,6 @@
 """Training speed, memory and accuracy on 2 CPU cores (run by hand; figures go in notes, never in tests).
 
-  python benchmarks/bench_train_step.py step  [--config official|fast] [--steps 2]
+  python benchmarks/bench_train_step.py step  [--config official|fast] [--steps 2] [--compare_naive]
       ms per training step and peak RSS on a synthetic 50-frame 256x256 clip. "official" is
       configs/default.txt (8 pairs x 256 points, 32 samples, full widths, affine); "fast" is configs/fast.txt.
   python benchmarks/bench_train_step.py fit [--steps 2000] [--motion_share 0.5] [--frames 50] [--size 256]
@@ -49,6 +49,39 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def naive_inputs(trainer: Trainer, batch):
+    """The straightforward step: model.correspondences + two map_between calls (3 maps each way)."""
+    from omnimotion.train.losses import LossInputs
+
+    model = trainer.model
+    corr = model.correspondences(batch.pts_i, batch.frame_i, batch.frame_j, stratified=True,
+                                 generator=trainer.generator)
+    index = trainer._smoothness_index(batch.frame_i)
+    x, frames = corr.samples_i[index], batch.frame_i[index]
+    return LossInputs(corr.points_j, batch.pts_j, batch.weights, corr.rgb_i, batch.rgb_i, batch.pts_i,
+                      corr.samples_j[..., 2], corr.ray_depths, corr.weights, x,
+                      model.map_between(x, frames, frames - 1), model.map_between(x, frames, frames + 1))
+
+
+def time_forward_backward(trainer: Trainer, fused: bool, steps: int) -> list[float]:
+    """ms of loss forward + backward (no optimiser step) on fresh batches."""
+    from omnimotion.train.forward import training_forward
+    from omnimotion.train.losses import compute_losses, weighted_total
+    from omnimotion.train.schedules import loss_weights
+
+    times = []
+    for _ in range(steps):
+        batch = trainer.sampler.sample(trainer.step)
+        t0 = time.perf_counter()
+        inputs = (training_forward(trainer.model, batch, trainer._smoothness_index(batch.frame_i),
+                                   generator=trainer.generator) if fused else naive_inputs(trainer, batch))
+        terms = compute_losses(inputs, trainer.sampler.image_hw, 0.0, 2.0)
+        weighted_total(terms, loss_weights(trainer.step, trainer.tcfg)).backward()
+        trainer.optimizer.zero_grad(set_to_none=True)
+        times.append(1000 * (time.perf_counter() - t0))
+    return times
+
+
 def bench_step(args, data: DataDir) -> None:
     name = "default.txt" if args.config == "official" else "fast.txt"
     cfg = load_config(REPO / "configs" / name, ["--no_reload", "--device", "cpu", "--save_dir",
@@ -61,9 +94,15 @@ def bench_step(args, data: DataDir) -> None:
         trainer.train_step()
         times.append(1000 * (time.perf_counter() - t0))
     rays = cfg.train.num_pairs * cfg.train.num_pts
-    print(json.dumps({"config": args.config, "rays": rays, "samples_per_ray": cfg.model.num_samples_ray,
-                      "threads": torch.get_num_threads(), "ms_per_step": [round(t) for t in times],
-                      "median_ms": round(float(np.median(times))), "peak_rss_mb": round(peak_rss_mb())}))
+    result = {"config": args.config, "rays": rays, "samples_per_ray": cfg.model.num_samples_ray,
+              "threads": torch.get_num_threads(), "ms_per_step": [round(t) for t in times],
+              "median_ms": round(float(np.median(times))), "peak_rss_mb": round(peak_rss_mb())}
+    if args.compare_naive:
+        naive = time_forward_backward(trainer, False, args.steps)
+        fused = time_forward_backward(trainer, True, args.steps)
+        result["forward_backward_ms"] = {"naive": [round(t) for t in naive], "fused": [round(t) for t in fused],
+                                         "speedup_median": round(float(np.median(naive) / np.median(fused)), 2)}
+    print(json.dumps(result))
 
 
 def endpoint_errors(tracks: np.ndarray, gt: np.ndarray, gt_occluded: np.ndarray, queries: np.ndarray,
@@ -120,6 +159,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--at_step", type=int, default=1000)
     parser.add_argument("--motion_share", type=float, default=0.5)
+    parser.add_argument("--compare_naive", action="store_true",
+                        help="step mode: also time the straightforward (unfused) forward+backward")
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
