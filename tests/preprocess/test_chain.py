@@ -55,6 +55,13 @@ def test_direct_valid_pixels_keep_the_direct_flow_and_occluded_ones_are_not_chai
     link = run(pairs, targets=(1, 2, 3), prefer="chain")[3]
     np.testing.assert_allclose(link.flow[:, :18], shift(3)[:, :18])
     assert link.reliable[:, :18].all() and not link.occluded.any() and not link.reliable[:, 18:].any()
+    # direct_max_gap=2: the gap-3 direct flow and its masks are ignored; the output is the chain alone.
+    links = chain_links([1, 2, 3], shift(1), np.ones((H, W), bool), pairs.get,
+                        lambda j: (shift(1), np.ones((H, W), bool)), None, "direct", direct_max_gap=2)
+    link = {link.j: link for link in links}[3]
+    np.testing.assert_allclose(link.flow[:, :18], shift(3)[:, :18])
+    np.testing.assert_array_equal(link.reliable[0], np.arange(W) <= 17)
+    assert not link.occluded.any()
 
 
 def test_failed_step_mask_or_appearance_invalidates_the_chain():

@@ -9,7 +9,8 @@ with the direct flow ``D = flow_{i->j}`` and its masks ``C`` (reliable) and ``O`
 
 1. appearance: ``V`` pixels stay valid only where the features (cosine > threshold) and the RGB colour
    (``|I_i(p) - I_j(q)| < 0.3``, RGB in [0, 1]) agree at ``q = p + A(p)``.
-2. ``prefer="direct"`` (official): ``A = D`` where ``C | O``; valid = chained-valid outside ``C | O``, plus
+2. (only for pairs at most ``direct_max_gap`` apart; default: all, as official)
+   ``prefer="direct"`` (official): ``A = D`` where ``C | O``; valid = chained-valid outside ``C | O``, plus
    ``C``; ch1 = ``O``. ``prefer="chain"``: where the chain is still valid its flow is kept (a direct flow
    only fills pixels where the chain broke); valid = chained-valid ``| C``; ch1 = ``O`` minus those pixels.
 3. write ``raft_exhaustive/{i}_{j}.npy = A`` (all pixels) and the mask; count ``valid | ch1``.
@@ -68,11 +69,13 @@ class ChainLink(NamedTuple):
 
 def chain_links(targets: list[int], start_flow: np.ndarray, start_reliable: np.ndarray,
                 direct: DirectSource, step: StepSource, check: AppearanceCheck | None,
-                prefer: str = "direct") -> Iterator[ChainLink]:
+                prefer: str = "direct", direct_max_gap: int | None = None) -> Iterator[ChainLink]:
     """Yield a ChainLink per target j (in order) whose direct flow exists; pure given the callables.
 
     ``targets`` are i+1, i+2, ... (or i-1, i-2, ...); ``step(j)`` gives the consecutive flow and mask from
     j to the next target. Targets without a direct flow are chained through but not yielded.
+    ``direct_max_gap``: direct flows of pairs farther apart are not trusted (their masks are ignored, the
+    output is the chain alone); None trusts all (official). 1 gives pure checked chains.
     """
     if prefer not in PREFER_CHOICES:
         raise ValueError(f"prefer must be one of {PREFER_CHOICES}, got {prefer!r}")
@@ -87,6 +90,8 @@ def chain_links(targets: list[int], start_flow: np.ndarray, start_reliable: np.n
         pair = direct(j)
         if pair is not None:
             direct_flow, reliable, occluded = pair
+            if direct_max_gap is not None and position + 1 > direct_max_gap:
+                reliable = occluded = np.zeros_like(valid)
             use_direct = reliable | occluded
             if prefer == "chain":
                 use_direct &= ~valid
@@ -101,10 +106,11 @@ def chain_links(targets: list[int], start_flow: np.ndarray, start_reliable: np.n
 
 
 def chain_flows(data: DataDir, appearance: Appearance | str | None = None, workers: int | None = None,
-                progress: bool = True, prefer: str = "direct") -> None:
+                progress: bool = True, prefer: str = "direct", direct_max_gap: int | None = None) -> None:
     """Chain all existing pairs of ``data`` in place: flows, masks, count maps and flow_stats.
 
-    Needs the filter's masks and every consecutive flow. ``appearance`` as in ``filter_flows``.
+    Needs the filter's masks and every consecutive flow. ``appearance`` as in ``filter_flows``;
+    ``prefer`` and ``direct_max_gap`` as in ``chain_links`` (defaults: official behaviour).
     See the module docstring for the not-idempotent caveat.
     """
     if prefer not in PREFER_CHOICES:
@@ -116,9 +122,11 @@ def chain_flows(data: DataDir, appearance: Appearance | str | None = None, worke
                 raise DataDirError(f"chaining needs the consecutive flow and mask {data.pair_name(a, b)}; "
                                    f"run the flow and filter stages first ('omnimotion prepare')")
     store = resolve_appearance(data, appearance, progress)
-    tasks = [(data, i, direction, store, prefer) for direction in (1, -1)
+    if direct_max_gap is not None and direct_max_gap < 1:
+        raise ValueError(f"direct_max_gap must be at least 1 (or None), got {direct_max_gap}")
+    tasks = [(data, i, direction, store, prefer, direct_max_gap) for direction in (1, -1)
              for i in (range(num - 1) if direction == 1 else range(num - 1, 0, -1))]
-    total = sum(len(_targets(data, i, d)[1]) for _, i, d, _, _ in tasks)
+    total = sum(len(_targets(data, task[1], task[2])[1]) for task in tasks)
     counts = np.zeros((num,) + data.image_hw, np.uint32)
     stats: dict[str, dict[str, int]] = {}
     with tqdm(total=total, desc=f"chain ({prefer})", unit="pair", disable=not progress) as bar:
@@ -133,8 +141,8 @@ def chain_flows(data: DataDir, appearance: Appearance | str | None = None, worke
     logger.info("chained %d pairs of %s (prefer %s)", total, data.root, prefer)
 
 
-def chain_start(data: DataDir, i: int, direction: int, store: FeatureStore | None,
-                prefer: str) -> tuple[int, np.ndarray, dict[str, int]]:
+def chain_start(data: DataDir, i: int, direction: int, store: FeatureStore | None, prefer: str,
+                direct_max_gap: int | None = None) -> tuple[int, np.ndarray, dict[str, int]]:
     """One pass from start frame i (direction +1 forward, -1 backward); writes its pairs' outputs."""
     targets, existing = _targets(data, i, direction)
     image_i = data.load_frame(i).reshape(-1, 3).astype(np.float32) / 255.0
@@ -160,7 +168,7 @@ def chain_start(data: DataDir, i: int, direction: int, store: FeatureStore | Non
     start_flow = data.load_flow(i, i + direction)
     start_reliable = data.load_mask(i, i + direction)[0]
     for j, flow, reliable, occluded in chain_links(targets, start_flow, start_reliable, direct, step,
-                                                   check, prefer):
+                                                   check, prefer, direct_max_gap):
         if abs(j - i) > 1:  # gap-1 outputs equal their inputs (module docstring)
             data.save_flow(i, j, flow)
             data.save_mask(i, j, reliable, occluded)
