@@ -246,7 +246,7 @@ class Bijection(nn.Module):
         for layer, bias in zip(reversed(self.layers1), reversed(biases)):
             cols = layer.inverse(cols, bias)
         if self.affine_mlp is not None:
-            depths = cols[2].view(u.shape[:2])
+            depths = cols[2].reshape(u.shape[:2])
             cols = self.affine_mlp.transform(cols, self._affine_theta(depths, times, index), inverse=True)
         return torch.stack(cols, dim=-1).view(u.shape)
 
