@@ -4,43 +4,45 @@ Conventions (``omnimotion.coords``): points are ``(x, y)`` pixels of the sampled
 integers. Sampling equals ``torch.nn.functional.grid_sample(..., mode="bilinear", padding_mode="zeros",
 align_corners=True)`` of the official code: neighbours outside the map count as zero, so a point half a
 pixel outside the image gets half the border value and a point a pixel or more outside gets 0.
+It runs on ``cv2.remap`` (7x faster than a numpy gather here), whose fixed-point tables round positions
+to 1/32 px: sampled values differ from exact bilinear by at most the map's change over 1/64 px, far below
+the 3 px cycle threshold.
 
 Shapes: ``image [H, W]`` or ``[H, W, C]``; ``points [..., 2]``; result ``[...]`` or ``[..., C]``, float32.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 __all__ = ["sample_bilinear", "scale_points_to_grid"]
 
+_MAP_COLS = 1024
+
 
 def sample_bilinear(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Sample ``image`` ``[H, W(, C)]`` at pixel ``points`` ``[..., 2]`` (x, y); zero padding, float32."""
-    image = np.asarray(image)
+    image = np.asarray(image, dtype=np.float32)
     squeeze = image.ndim == 2
     if squeeze:
         image = image[..., None]
-    height, width, channels = image.shape
-    flat = image.reshape(height * width, channels).astype(np.float32, copy=False)
-    x = np.asarray(points[..., 0], dtype=np.float32)
-    y = np.asarray(points[..., 1], dtype=np.float32)
-    x0 = np.floor(x)
-    y0 = np.floor(y)
-    wx1 = x - x0
-    wy1 = y - y0
-    x0 = x0.astype(np.int64)
-    y0 = y0.astype(np.int64)
-    out = np.zeros(x.shape + (channels,), np.float32)
-    # Four neighbours; an out-of-map neighbour contributes zero (grid_sample's zero padding).
-    for dy, wy in ((0, 1.0 - wy1), (1, wy1)):
-        for dx, wx in ((0, 1.0 - wx1), (1, wx1)):
-            xi = x0 + dx
-            yi = y0 + dy
-            valid = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
-            index = np.where(valid, yi * width + xi, 0)
-            weight = np.where(valid, wx * wy, 0.0).astype(np.float32)
-            out += flat[index] * weight[..., None]
+    shape = points.shape[:-1]
+    count = int(np.prod(shape))
+    # cv2.remap needs maps under 32767 rows and columns: lay the points out in rows of _MAP_COLS.
+    rows = max(-(-count // _MAP_COLS), 1)
+    map_x = np.zeros(rows * _MAP_COLS, np.float32)
+    map_y = np.zeros(rows * _MAP_COLS, np.float32)
+    map_x[:count] = points[..., 0].reshape(-1)
+    map_y[:count] = points[..., 1].reshape(-1)
+    map_x, map_y = map_x.reshape(rows, _MAP_COLS), map_y.reshape(rows, _MAP_COLS)
+    parts = []
+    for first in range(0, image.shape[-1], 4):  # remap handles at most 4 channels at once
+        channels = np.ascontiguousarray(image[..., first:first + 4])
+        sampled = cv2.remap(channels, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=0)
+        parts.append(sampled.reshape(rows * _MAP_COLS, -1)[:count])
+    out = np.concatenate(parts, axis=-1).reshape(shape + (image.shape[-1],))
     return out[..., 0] if squeeze else out
 
 
