@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -139,8 +141,6 @@ def run_per_frame(function: Callable, tasks: list[tuple], workers: int | None) -
 
 
 def _resolve_workers(workers: int | None, num_tasks: int) -> int:
-    import os
-
     if workers is None:
         workers = os.cpu_count() or 1
     if workers < 1:
@@ -149,8 +149,6 @@ def _resolve_workers(workers: int | None, num_tasks: int) -> int:
 
 
 def _single_thread() -> None:
-    import cv2
-
     cv2.setNumThreads(1)
 
 
