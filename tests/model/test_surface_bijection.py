@@ -99,3 +99,13 @@ def test_frame_index_out_of_range_is_an_error():
     x, _ = _points(3)
     with pytest.raises(IndexError, match=r"\[0, 5\]"):
         bijection(x, torch.tensor([0, 6, 1]))
+
+
+def test_without_the_space_time_product_the_bijection_is_still_exact():
+    bijection = SurfaceBijection(NUM_FRAMES, space_time_product=False).double()
+    assert bijection.layers[0].head.in_features == 2 * bijection.channels
+    _randomise(bijection, head_std=0.3)
+    x, t = _points(500)
+    u = bijection(x.double(), t)
+    assert (u - x).abs().mean() > 0.1
+    assert (bijection.inverse(u, t) - x).abs().max() < 1e-9

@@ -32,6 +32,15 @@ def test_initial_model_is_the_identity_at_mid_depth_and_visible():
     assert model.render_depth(2).shape == (20, 30)
 
 
+def test_parameter_groups_partition_the_parameters():
+    model = SurfaceModel(SurfaceModelConfig(), num_frames=3, image_hw=(8, 8))
+    groups = model.parameter_groups()
+    ids = [id(p) for group in groups.values() for p in group]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    assert len(groups["heads"]) == 2 * len(model.cfg.layer_dims)  # weight and bias per layer
+    assert groups["depth"] == [model.depth.logits]
+
+
 def test_correspondences_reject_mismatched_shapes():
     model = SurfaceModel(SurfaceModelConfig(), num_frames=2, image_hw=(8, 8))
     with pytest.raises(ValueError, match=r"\[n, 2\]"):

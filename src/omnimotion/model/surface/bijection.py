@@ -15,7 +15,9 @@ One coupling layer transforms one coordinate d with a 1D monotonic piecewise-lin
 
 through a zero-initialised linear head on ``[s * tau, s, tau]``. The product term lets the deformation
 vary jointly over space and time (a rank-C separable model of a 3D (kept, kept, t) grid); the separate
-terms give purely spatial and purely temporal (e.g. camera translation) components. The zero head makes
+terms give purely spatial and purely temporal (e.g. camera translation) components. The product makes the
+parameters' effect quadratic, which is less forgiving of a high learning rate (see ``SurfaceModelConfig``);
+``space_time_product=False`` drops it (the head then sees ``[s, tau]``). The zero head makes
 every layer, hence the bijection, exactly the identity at initialisation; the first gradient step moves
 the heads, after which the grids receive gradients too.
 
@@ -48,7 +50,8 @@ class GridCouplingLayer(nn.Module):
     """
 
     def __init__(self, dim: int, bounds: Sequence[tuple[float, float]], num_bins: int,
-                 plane_resolutions: Sequence[int], channels: int, init_std: float = 0.1):
+                 plane_resolutions: Sequence[int], channels: int, init_std: float = 0.1,
+                 space_time_product: bool = True):
         super().__init__()
         if dim not in (0, 1, 2):
             raise ValueError(f"coupling dimension must be 0, 1 or 2, got {dim}")
@@ -56,8 +59,9 @@ class GridCouplingLayer(nn.Module):
         self.kept = tuple(d for d in range(3) if d != dim)
         self.bounds = tuple((float(lo), float(hi)) for lo, hi in bounds)
         self.num_bins = num_bins
+        self.space_time_product = space_time_product
         self.planes = MultiResPlanes(plane_resolutions, channels, init_std)
-        self.head = nn.Linear(3 * channels, num_raw_params(num_bins))
+        self.head = nn.Linear((3 if space_time_product else 2) * channels, num_raw_params(num_bins))
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         kept_lo = torch.tensor([self.bounds[d][0] for d in self.kept])
@@ -69,7 +73,8 @@ class GridCouplingLayer(nn.Module):
         """Per-point knots ``(x_knots, y_knots)``, each ``[n, K+1]``, from the kept coordinates of ``x``."""
         grid_coords = (x[:, self.kept] - self.kept_centre) / self.kept_half
         space = self.planes(grid_coords)
-        raw = self.head(torch.cat([space * tau, space, tau], dim=1))
+        features = [space * tau, space, tau] if self.space_time_product else [space, tau]
+        raw = self.head(torch.cat(features, dim=1))
         lo, hi = self.bounds[self.dim]
         return knots_from_raw(raw, lo, hi)
 
@@ -100,7 +105,7 @@ class SurfaceBijection(nn.Module):
                  num_bins: int = 8, plane_resolutions: Sequence[int] = (8, 32, 64),
                  time_resolutions: Sequence[int] = (4, 16, 32), channels: int = 16,
                  xy_bound: float = 1.25, depth_range: tuple[float, float] = (0.0, 2.0),
-                 init_std: float = 0.1):
+                 init_std: float = 0.1, space_time_product: bool = True):
         super().__init__()
         if not layer_dims:
             raise ValueError("layer_dims must name at least one coordinate to transform")
@@ -108,7 +113,7 @@ class SurfaceBijection(nn.Module):
         self.channels = channels
         bounds = [(-xy_bound, xy_bound), (-xy_bound, xy_bound), tuple(depth_range)]
         self.layers = nn.ModuleList(
-            GridCouplingLayer(d, bounds, num_bins, plane_resolutions, channels, init_std)
+            GridCouplingLayer(d, bounds, num_bins, plane_resolutions, channels, init_std, space_time_product)
             for d in layer_dims)
         self.time = MultiResTimeEmbedding(num_frames, time_resolutions, channels * len(self.layers),
                                           init_std)
