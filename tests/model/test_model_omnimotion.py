@@ -48,6 +48,17 @@ def test_models_built_after_the_same_seed_are_identical():
     assert any(not torch.equal(sa[k], sc[k]) for k in sa)
 
 
+def test_official_default_sizes():
+    # parameter counts of the official default architecture (spec §3.2-3.4): 167,552 + 2,010,129 + 806,404
+    model = OmniMotionModel(ModelConfig(), 10, (H, W))
+    counts = [sum(p.numel() for p in getattr(model, name).parameters())
+              for name in ("feature_mlp", "deform_mlp", "color_mlp")]
+    assert counts == [167_552, 2_010_129, 806_404]
+    assert len(model.deform_mlp.affine_mlp.hidden) == 8            # the official accidental depth
+    without_affine = OmniMotionModel(ModelConfig(use_affine=False), 10, (H, W))
+    assert sum(p.numel() for p in without_affine.deform_mlp.parameters()) == 1_611_276
+
+
 def test_state_dict_has_only_the_three_official_submodules_and_round_trips():
     model = _model()
     assert {k.split(".")[0] for k in model.state_dict()} == {"feature_mlp", "deform_mlp", "color_mlp"}
