@@ -11,7 +11,8 @@ optimiser (the Adam update is timed separately). Rows:
   4096 correspondences (stratified, composited, + RGB MSE as in training);
 * faithful small, 256 rays: the same model at its own preset batch (4 pairs x 64 points).
 
-Reported: median and min-max ms per step after 2 warm-up steps, ms per 1000 correspondences, peak RSS. The VM is
+Reported: median and min-max wall ms per step after 2 warm-up steps, median process-CPU ms per step (and per 1000
+correspondences), peak RSS. The VM is
 shared by several jobs: expect 30-80 % noise between runs; compare rows from one run.
 """
 
@@ -44,15 +45,18 @@ def _batch(num_pairs: int, num_points: int, generator: torch.Generator):
     return pts, fi, fj, target
 
 
-def _time(step: Callable[[], None], steps: int) -> tuple[float, float, float]:
+def _time(step: Callable[[], None], steps: int) -> tuple[float, float, float, float]:
+    """(median, min, max) wall ms and median process-CPU ms per step. CPU time is less inflated than
+    wall time when other jobs compete for the cores (with 1 thread it is the better figure)."""
     for _ in range(2):
         step()
-    times = []
+    times, cpu_times = [], []
     for _ in range(steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         step()
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), min(times), max(times)
+        cpu_times.append((time.process_time() - cpu_start) * 1000)
+    return statistics.median(times), min(times), max(times), statistics.median(cpu_times)
 
 
 def surface_step(model: SurfaceModel, batch) -> Callable[[], None]:
@@ -109,10 +113,11 @@ def main() -> None:
         rows.append(("faithful Adam update", 0, _time(adam_step(faithful), args.steps)))
     params = sum(p.numel() for p in surface.parameters())
     log.info("threads=%d, %dx%d, %d frames; surface parameters: %d", args.threads, H, W, NUM_FRAMES, params)
-    log.info("%-34s %8s %10s %18s %14s", "config", "corr", "median ms", "min-max ms", "ms / 1k corr")
-    for name, count, (median, low, high) in rows:
-        per_k = f"{median / count * 1000:.1f}" if count else "-"
-        log.info("%-34s %8d %10.1f %18s %14s", name, count, median, f"{low:.1f}-{high:.1f}", per_k)
+    log.info("%-34s %6s %10s %18s %10s %14s", "config", "corr", "median ms", "min-max ms", "CPU ms",
+             "CPU ms/1k corr")
+    for name, count, (median, low, high, cpu) in rows:
+        per_k = f"{cpu / count * 1000:.1f}" if count else "-"
+        log.info("%-34s %6d %10.1f %18s %10.1f %14s", name, count, median, f"{low:.1f}-{high:.1f}", cpu, per_k)
     log.info("peak RSS %.0f MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
