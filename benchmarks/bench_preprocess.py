@@ -1,0 +1,106 @@
+"""Benchmark of the full preprocessing (flow + filter + chain) with DIS; run by hand, never in tests.
+
+    python benchmarks/bench_preprocess.py                 # all cases, each in its own process
+    python benchmarks/bench_preprocess.py --case synthetic_256 --workers 2 --keep /tmp/bench
+
+Cases: a 50-frame synthetic clip (omnimotion.synthetic.make_clip) at 256x256 and at 854x480, and the real
+32-frame TAP-Vid DAVIS clip /work/shared/data/tapvid_davis_first32/<name>.npz at 256x256. For each: seconds per
+stage, pairs per second, and peak RSS of this process and of the largest worker process (getrusage; max RSS
+is per process, not a sum). Disk: 854x480 needs about 8 GB of flows (deleted afterwards unless --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CASES = {"synthetic_256": (50, 256, 256), "synthetic_854x480": (50, 480, 854), "davis_256": None}
+DAVIS = Path("/work/shared/data/tapvid_davis_first32")
+
+
+def _frames(case: str, davis_name: str) -> np.ndarray:
+    if case == "davis_256":
+        return np.load(DAVIS / f"{davis_name}.npz")["video"]
+    from omnimotion.synthetic import make_clip
+
+    num, height, width = CASES[case]
+    return make_clip(num_frames=num, height=height, width=width, num_sprites=3, motion="mixed", seed=0).video
+
+
+def run_case(case: str, workers: int, preset: str, davis_name: str, keep: Path | None) -> dict:
+    import cv2
+
+    from omnimotion.preprocess import pipeline
+
+    root = Path(tempfile.mkdtemp(prefix=f"bench_{case}_", dir=keep))
+    source = root / "frames"
+    source.mkdir()
+    for t, frame in enumerate(_frames(case, davis_name)):
+        cv2.imwrite(str(source / f"{t:05d}.png"), frame[..., ::-1])
+    timings: dict[str, float] = {}
+    for stage in ("compute_exhaustive_flows", "filter_flows", "chain_flows"):
+        _time_stage(pipeline, stage, timings)  # what users run, with each stage's wall time recorded
+    start = time.perf_counter()
+    data = pipeline.prepare(source, root / "data", flow_options={"preset": preset}, workers=workers,
+                            max_side=None, progress=False)
+    total = time.perf_counter() - start
+    pairs = data.num_frames * (data.num_frames - 1)
+    stage_total = sum(timings.values())
+    result = {"case": case, "frames": data.num_frames, "hw": list(data.image_hw), "pairs": pairs,
+              "workers": workers, "preset": preset, "frames_s": round(total - stage_total, 2),
+              **{k: round(v, 2) for k, v in timings.items()}, "total_s": round(total, 1),
+              "flow_pairs_per_s": round(pairs / timings["flow_s"], 1),
+              "all_stages_pairs_per_s": round(pairs / stage_total, 1),
+              "peak_rss_main_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+              "peak_rss_largest_child_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+              "flow_disk_gb": round(sum(p.stat().st_size for p in data.flow_dir.iterdir()) / 1e9, 2)}
+    if keep is None:
+        shutil.rmtree(root)
+    return result
+
+
+def _time_stage(module, name: str, timings: dict[str, float]) -> None:
+    function = getattr(module, name)
+    key = {"compute_exhaustive_flows": "flow_s", "filter_flows": "filter_s", "chain_flows": "chain_s"}[name]
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            timings[key] = time.perf_counter() - start
+
+    setattr(module, name, timed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", choices=sorted(CASES), default=None, help="one case (default: all)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--davis", default="bike-packing", help="TAP-Vid DAVIS clip name for davis_256")
+    parser.add_argument("--keep", type=Path, default=None, help="keep outputs under this folder")
+    args = parser.parse_args()
+    if args.case is not None:
+        print(json.dumps(run_case(args.case, args.workers, args.preset, args.davis, args.keep)), flush=True)
+        return
+    for case in CASES:
+        if case == "davis_256" and not DAVIS.exists():
+            print(json.dumps({"case": case, "skipped": f"{DAVIS} not found"}))
+            continue
+        command = [sys.executable, __file__, "--case", case, "--workers", str(args.workers), "--preset",
+                   args.preset, "--davis", args.davis] + (["--keep", str(args.keep)] if args.keep else [])
+        subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""The whole preprocessing stage: video -> training-ready data directory (spec §1-2).
+
+``prepare(source, out_dir)`` runs, each step resumable:
+
+1. frames: ``source`` (video file, frame folder, or a data directory with ``color/``) -> ``color/00000.jpg``...
+   (uint8 RGB, longest side <= ``max_side``; a data directory's frames are used as they are);
+2. flow: every ordered pair -> ``raft_exhaustive/{a}_{b}.npy`` (float32 ``[H, W, 2]``, (dx, dy) px);
+3. filter: ``raft_masks/``, ``count_maps/``, ``flow_stats.json`` (cycle threshold ``cycle_th`` px);
+4. chain: long-gap correspondences; overwrites ``raft_exhaustive`` and the masks in place (as official).
+
+Stage record. Because step 4 overwrites the direct flows, resuming needs to know what the files hold.
+``omnimotion_state.json`` (written atomically after each step) records the frames, the flow backend and
+options, the filter options, whether chaining finished and whether ``raft_exhaustive`` holds chained flows
+(``flows_chained``, set *before* chaining starts). The rules:
+
+- flows are always checked: valid files are reused, missing/corrupt ones recomputed (then filter and
+  chain are redone);
+- if the flows are chained and anything before chaining must be redone (new ``cycle_th`` or appearance,
+  chaining interrupted, or ``chain=False``), the chained flows (pairs more than one frame apart; gap-1
+  pairs are never changed by chaining) are deleted and recomputed, then filtered and chained again: a
+  clean re-filter, never filtering chained flows;
+- a directory without the record but with ``flow_stats.json`` was preprocessed elsewhere (e.g. by the
+  official code): it is used as it is.
+
+``refilter`` (the ``filter_raft.py`` shim) behaves as the official script: it filters whatever
+``raft_exhaustive`` holds, chained flows included, and says so; ``prepare`` with the new threshold is the
+clean alternative.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from omnimotion.flow.base import FlowBackend, get_backend
+from omnimotion.io.atomic import OutputNotWritableError, atomic_open, save_json
+from omnimotion.io.datadir import FRAME_EXTENSIONS, DataDir
+from omnimotion.io.video import frame_files, read_frames
+from omnimotion.preprocess.appearance import Appearance
+from omnimotion.preprocess.chain import chain_flows
+from omnimotion.preprocess.filter import filter_flows
+from omnimotion.preprocess.pairs import compute_exhaustive_flows, pair_schedule
+
+__all__ = ["prepare", "refilter", "StageRecord", "STATE_FILE", "JPEG_QUALITY"]
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "omnimotion_state.json"
+JPEG_QUALITY = 95
+_EMPTY_STATE: dict[str, Any] = {"version": 1, "frames": {}, "flow": {}, "filter": {}, "chain": {},
+                                "flows_chained": False}
+
+
+class StageRecord:
+    """``omnimotion_state.json`` of one data directory: what each stage finished, with which options."""
+
+    def __init__(self, data: DataDir):
+        self.path = data.root / STATE_FILE
+        self.exists = self.path.exists()
+        self.state = json.loads(json.dumps(_EMPTY_STATE))
+        if self.exists:
+            try:
+                self.state.update(json.loads(self.path.read_text()))
+            except json.JSONDecodeError:
+                logger.warning("%s is unreadable; starting a new stage record (finished flows are still "
+                               "reused)", self.path)
+
+    def __getitem__(self, stage: str) -> Any:
+        return self.state[stage]
+
+    def set(self, stage: str, value: Any) -> None:
+        """Change one stage's entry and save at once, so that the file always matches the outputs."""
+        self.state[stage] = value
+        save_json(self.path, self.state)
+        self.exists = True
+
+
+def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
+            flow_options: dict[str, Any] | None = None, cycle_th: float = 3.0, max_gap: int | None = None,
+            workers: int | None = None, start: int = 0, end: int | None = None, stride: int = 1,
+            max_side: int | None = 480, chain: bool = True, appearance: str | Appearance = "auto",
+            progress: bool = True) -> DataDir:
+    """Make (or finish) the data directory ``out_dir`` from ``source``; see the module docstring."""
+    if cycle_th <= 0:
+        raise ValueError(f"cycle_th must be a positive number of pixels, got {cycle_th}")
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise FileNotFoundError(f"input {source} does not exist; give a video file, a folder of frames or "
+                                "a data directory with color/")
+    backend = get_backend(flow, **(flow_options or {}))  # fail on a bad backend before any work
+    out = Path(out_dir).expanduser()
+    frames = _read_source(source, out, start, end, stride, max_side)
+    _check_writable(out)
+    data = DataDir(out)
+    record = StageRecord(data)
+    _store_frames(frames, data, record, progress)
+    del frames
+    data = DataDir(out)  # frame names are cached: re-read after writing color/
+    if not record.exists and data.flow_stats_path.exists():
+        logger.info("%s was preprocessed elsewhere (flow_stats.json present, no %s): using its flows and "
+                    "masks as they are; to redo, delete raft_exhaustive/, raft_masks/, count_maps/ and "
+                    "flow_stats.json", out, STATE_FILE)
+        return data
+    filter_options = {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance)}
+    if _everything_current(record, filter_options, chain) and _all_flows_present(data, max_gap):
+        logger.info("flow, filter (cycle_th %.2f px) and chaining already finished in %s; nothing to do",
+                    cycle_th, out)
+        return data
+    flow_options_record = {"backend": backend.name, "options": dict(getattr(backend, "options", {})),
+                           "max_gap": max_gap}
+    _check_flow_options(data, record, flow_options_record)
+    if record["flows_chained"]:
+        _restore_direct_flows(data, record, filter_options)
+    _run_flow(data, record, backend, flow_options_record, workers, progress)
+    _run_filter(data, record, filter_options, appearance, workers, progress)
+    if chain:
+        _run_chain(data, record, appearance, workers, progress)
+    return data
+
+
+def refilter(data_dir: str | Path, cycle_th: float = 3.0, appearance: str | Appearance = "auto",
+             workers: int | None = None, progress: bool = True) -> DataDir:
+    """Filter the flows in ``data_dir`` again, as the official ``filter_raft.py`` (no chaining after)."""
+    data = DataDir(Path(data_dir).expanduser())
+    data.frame_names  # noqa: B018 - raises a clear DataDirError without color/
+    record = StageRecord(data)
+    chained = record["flows_chained"] or (not record.exists and data.flow_stats_path.exists())
+    if chained:
+        logger.warning(
+            "%s holds chained flows (chaining overwrites raft_exhaustive in place, as in the official code); "
+            "filtering them as the official filter_raft.py does, so long-gap masks test chained flows. For a "
+            "clean re-filter that recomputes the direct flows and chains again, run: omnimotion prepare %s "
+            "--out %s --cycle_th %g", data.root, data.root, data.root, cycle_th)
+    record.set("filter", {})  # masks are rewritten as filtering goes
+    record.set("chain", {"done": False})
+    filter_flows(data, cycle_th=cycle_th, appearance=appearance, workers=workers, progress=progress)
+    record.set("flows_chained", bool(chained))
+    record.set("filter", {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance),
+                          "done": True, "on_chained_flows": bool(chained)})
+    return data
+
+
+# ----- frames -------------------------------------------------------------------------------------------
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_open(out / ".write_test", "wb"):
+            pass
+        (out / ".write_test").unlink()
+    except OSError as err:
+        raise OutputNotWritableError(f"cannot write to output folder {out} ({err.strerror or err}); "
+                                     "choose a writable --out") from err
+
+
+def _read_source(source: Path, out: Path, start: int, end: int | None, stride: int,
+                 max_side: int | None) -> np.ndarray | list[Path] | None:
+    """Frames uint8 ``[T, H, W, 3]`` of a video/folder, the frame files of another data directory, or None
+    when ``source`` is ``out`` itself. Read before anything is written, so bad input leaves no trace."""
+    if source.resolve() == out.resolve():
+        if (start, end, stride) != (0, None, 1):
+            raise ValueError("cannot pick a frame range of a data directory in place; give another --out")
+        return None
+    if (source / "color").is_dir():  # another data directory: its frames are copied byte for byte
+        files = frame_files(source)[start:end:stride]
+        if len(files) < 2:
+            raise ValueError(f"{source / 'color'} gives {len(files)} frame(s) with start={start} end={end} "
+                             f"stride={stride}; OmniMotion needs at least 2 frames")
+        return files
+    return read_frames(source, start=start, end=end, stride=stride, max_side=max_side)
+
+
+def _store_frames(frames: np.ndarray | list[Path] | None, data: DataDir, record: StageRecord,
+                  progress: bool) -> None:
+    """Fill ``color/`` (or check it) and record the frames; see the module docstring."""
+    if frames is None:
+        frames_hw = _check_existing_frames(data)
+    elif isinstance(frames, list):
+        frames_hw = _reuse_or_write(data, record, len(frames), lambda: _copy_frames(frames, data))
+    else:
+        frames_hw = _reuse_or_write(data, record, len(frames), lambda: _write_frames(frames, data, progress),
+                                    frames.shape[1:3])
+    count, (height, width) = frames_hw
+    entry = {"count": count, "height": height, "width": width, "done": True}
+    if record["frames"] != entry:
+        record.set("frames", entry)
+
+
+def _check_existing_frames(data: DataDir) -> tuple[int, tuple[int, int]]:
+    fresh = DataDir(data.root)
+    if fresh.num_frames < 2:
+        raise ValueError(f"{fresh.color_dir} holds 1 frame; OmniMotion needs at least 2 frames")
+    shapes = {fresh.load_frame(i).shape for i in range(fresh.num_frames)}
+    if len(shapes) != 1:
+        raise ValueError(f"frames in {fresh.color_dir} differ in size: {sorted(shapes)}; resize them to one "
+                         "size (or give the video to omnimotion prepare)")
+    return fresh.num_frames, fresh.image_hw
+
+
+def _reuse_or_write(data: DataDir, record: StageRecord, count: int, write, hw=None):
+    """Reuse ``color/`` if it already holds these frames, else write them (after an interrupted write too)."""
+    existing = [p for p in data.color_dir.glob("*") if p.suffix.lower() in FRAME_EXTENSIONS] \
+        if data.color_dir.is_dir() else []
+    if existing:
+        current = _check_existing_frames(data)
+        interrupted = record["frames"] and not record["frames"].get("done")
+        if current[0] == count and (hw is None or tuple(hw) == current[1]):
+            logger.info("frames: %d frames already in %s, reused", count, data.color_dir)
+            return current
+        if not interrupted:
+            raise ValueError(f"{data.color_dir} already holds {current[0]} frames of {current[1][1]}x"
+                             f"{current[1][0]}, but the input gives {count} frames"
+                             f"{'' if hw is None else f' of {hw[1]}x{hw[0]}'}; use another --out or delete "
+                             f"{data.root}")
+        for path in existing:
+            path.unlink()
+    record.set("frames", {"count": count, "done": False})
+    write()
+    return _check_existing_frames(data)
+
+
+def _write_frames(frames: np.ndarray, data: DataDir, progress: bool) -> None:
+    for t, frame in enumerate(tqdm(frames, desc="frames", unit="frame", leave=False, disable=not progress)):
+        ok, encoded = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            raise ValueError(f"could not encode frame {t} ({frame.shape}) as JPEG")
+        with atomic_open(data.color_dir / f"{t:05d}.jpg", "wb") as handle:
+            handle.write(encoded.tobytes())
+    logger.info("frames: wrote %d frames of %dx%d to %s", len(frames), frames.shape[2], frames.shape[1],
+                data.color_dir)
+
+
+def _copy_frames(files: list[Path], data: DataDir) -> None:
+    for t, path in enumerate(files):
+        with atomic_open(data.color_dir / f"{t:05d}{path.suffix.lower()}", "wb") as handle:
+            shutil.copyfileobj(path.open("rb"), handle)
+    logger.info("frames: copied %d frames from %s as they are", len(files), files[0].parent)
+
+
+# ----- flow, filter, chain ------------------------------------------------------------------------------
+def _appearance_key(appearance: str | Appearance) -> str:
+    return appearance if isinstance(appearance, str) else appearance.name
+
+
+def _everything_current(record: StageRecord, filter_options: dict[str, Any], chain: bool) -> bool:
+    filtered = record["filter"]
+    return (chain and record["chain"].get("done", False) and record["flows_chained"]
+            and filtered.get("done", False) and not filtered.get("on_chained_flows", False)
+            and {key: filtered.get(key) for key in filter_options} == filter_options)
+
+
+def _all_flows_present(data: DataDir, max_gap: int | None) -> bool:
+    """Cheap check (no reading) that no flow file was deleted since the stages finished."""
+    return all(data.flow_path(i, j).exists() for i, js in pair_schedule(data.num_frames, max_gap) for j in js)
+
+
+def _check_flow_options(data: DataDir, record: StageRecord, wanted: dict[str, Any]) -> None:
+    made = record["flow"]
+    if made and {key: made.get(key) for key in wanted} != wanted:
+        raise ValueError(f"the flows in {data.flow_dir} were made with {_describe(made)}, not "
+                         f"{_describe(wanted)}; to switch, use another --out or delete {data.flow_dir} and "
+                         f"{record.path}")
+
+
+def _describe(flow_record: dict[str, Any]) -> str:
+    options = ", ".join(f"{k}={v}" for k, v in flow_record.get("options", {}).items())
+    gap = flow_record.get("max_gap")
+    return f"--flow {flow_record.get('backend')}" + (f" ({options})" if options else "") + \
+        (f" --max_gap {gap}" if gap else "")
+
+
+def _restore_direct_flows(data: DataDir, record: StageRecord, filter_options: dict[str, Any]) -> None:
+    """Delete the chained flows (gap >= 2) so that the flow stage recomputes the direct ones."""
+    if not record["flow"]:
+        raise ValueError(f"{data.flow_dir} holds chained flows of unknown origin; delete it to recompute "
+                         "them, or keep them and re-filter with filter_raft.py")
+    logger.warning("flows in %s were chained in place (cycle_th %s); re-filtering (%s) needs the direct flows: "
+                   "recomputing the pairs more than one frame apart, then filtering and chaining again",
+                   data.flow_dir, record["filter"].get("cycle_th"), filter_options)
+    record.set("filter", {})
+    record.set("chain", {})
+    record.set("flow", dict(record["flow"], done=False))
+    for i in range(data.num_frames):
+        for j in range(data.num_frames):
+            if abs(i - j) >= 2:
+                data.flow_path(i, j).unlink(missing_ok=True)
+    record.set("flows_chained", False)
+
+
+def _run_flow(data: DataDir, record: StageRecord, backend: FlowBackend, flow_record: dict[str, Any],
+              workers: int | None, progress: bool) -> None:
+    if not record["flow"]:
+        record.set("flow", dict(flow_record, done=False))
+    summary = compute_exhaustive_flows(data, backend, max_gap=flow_record["max_gap"], workers=workers,
+                                       progress=progress)
+    if summary.computed and record["filter"]:
+        logger.info("flow: %d pairs were (re)computed, so filtering and chaining run again", summary.computed)
+        record.set("filter", {})
+        record.set("chain", {})
+    if not record["flow"].get("done"):
+        record.set("flow", dict(flow_record, done=True))
+
+
+def _run_filter(data: DataDir, record: StageRecord, options: dict[str, Any], appearance: str | Appearance,
+                workers: int | None, progress: bool) -> None:
+    done = record["filter"]
+    if done.get("done") and {key: done.get(key) for key in options} == options:
+        logger.info("filter: already done with cycle_th %.2f px, appearance %s; skipped",
+                    options["cycle_th"], options["appearance"])
+        return
+    record.set("filter", {})  # masks are rewritten as filtering goes
+    record.set("chain", {})
+    filter_flows(data, cycle_th=options["cycle_th"], appearance=appearance, workers=workers, progress=progress)
+    record.set("filter", dict(options, done=True, on_chained_flows=False))
+
+
+def _run_chain(data: DataDir, record: StageRecord, appearance: str | Appearance, workers: int | None,
+               progress: bool) -> None:
+    if record["chain"].get("done"):
+        logger.info("chain: already done; skipped")
+        return
+    record.set("flows_chained", True)  # before starting: chaining overwrites flows as it goes
+    chain_flows(data, appearance=appearance, workers=workers, progress=progress)
+    record.set("chain", {"done": True})
