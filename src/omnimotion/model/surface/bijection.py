@@ -18,8 +18,9 @@ vary jointly over space and time (a rank-C separable model of a 3D (kept, kept, 
 terms give purely spatial and purely temporal (e.g. camera translation) components. The product makes the
 parameters' effect quadratic, which is less forgiving of a high learning rate (see ``SurfaceModelConfig``);
 ``space_time_product=False`` drops it (the head then sees ``[s, tau]``). The zero head makes
-every layer, hence the bijection, exactly the identity at initialisation; the first gradient step moves
-the heads, after which the grids receive gradients too.
+every layer, hence the bijection, exactly the identity at initialisation. The first gradient reaches only
+the heads of layers whose output the loss sees (for an image-motion loss, the x- and y-layers); each step
+then opens the next link (grids, then z-layer heads, then z-layer planes; tested).
 
 Layer order: the default ``(z, x, y, z, x, y)`` starts with depth. With a flat depth initialisation an
 x-layer can otherwise depend only on (y, t) and a y-layer only on (x, t) (early experiments); a leading

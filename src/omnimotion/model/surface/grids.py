@@ -1,4 +1,4 @@
-"""Learnable feature grids with bilinear (2D) and linear (1D) lookup, as flat gather tables.
+"""Learnable multi-resolution feature grids: 2D planes (bilinear lookup) and 1D time tracks (linear).
 
 Conventions
     2D lookups take ``coords [n, 2]`` = (gx, gy) in ``[-1, 1]`` with the ``align_corners=True`` convention
