@@ -6,7 +6,8 @@
 Cases: a 50-frame synthetic clip (omnimotion.synthetic.make_clip) at 256x256 and at 854x480, and the real
 32-frame TAP-Vid DAVIS clip /work/shared/data/tapvid_davis_first32/<name>.npz at 256x256. For each: seconds per
 stage, pairs per second, and peak RSS of this process and of the largest worker process (getrusage; max RSS
-is per process, not a sum). Disk: 854x480 needs about 8 GB of flows (deleted afterwards unless --keep).
+is per process, not a sum), and CPU seconds per stage (this process + workers): on a shared machine wall
+time is inflated by other jobs, CPU time much less. Disk: 854x480 needs about 8 GB of flows (deleted afterwards unless --keep).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def run_case(case: str, workers: int, preset: str, davis_name: str, keep: Path |
                             max_side=None, progress=False)
     total = time.perf_counter() - start
     pairs = data.num_frames * (data.num_frames - 1)
-    stage_total = sum(timings.values())
+    stage_total = timings["flow_s"] + timings["filter_s"] + timings["chain_s"]
     result = {"case": case, "frames": data.num_frames, "hw": list(data.image_hw), "pairs": pairs,
               "workers": workers, "preset": preset, "frames_s": round(total - stage_total, 2),
               **{k: round(v, 2) for k, v in timings.items()}, "total_s": round(total, 1),
@@ -68,16 +69,24 @@ def run_case(case: str, workers: int, preset: str, davis_name: str, keep: Path |
     return result
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (robust to a busy machine)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _time_stage(module, name: str, timings: dict[str, float]) -> None:
     function = getattr(module, name)
     key = {"compute_exhaustive_flows": "flow_s", "filter_flows": "filter_s", "chain_flows": "chain_s"}[name]
 
     def timed(*args, **kwargs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         try:
             return function(*args, **kwargs)
         finally:
             timings[key] = time.perf_counter() - start
+            # Worker pools end with their stage, so their CPU time is in RUSAGE_CHILDREN by now.
+            timings[key.replace("_s", "_cpu_s")] = _cpu_seconds() - cpu_start
 
     setattr(module, name, timed)
 

@@ -280,9 +280,11 @@ def _restore_direct_flows(data: DataDir, record: StageRecord, filter_options: di
     if not record["flow"]:
         raise ValueError(f"{data.flow_dir} holds chained flows of unknown origin; delete it to recompute "
                          "them, or keep them and re-filter with filter_raft.py")
-    logger.warning("flows in %s were chained in place (cycle_th %s); re-filtering (%s) needs the direct flows: "
-                   "recomputing the pairs more than one frame apart, then filtering and chaining again",
-                   data.flow_dir, record["filter"].get("cycle_th"), filter_options)
+    logger.warning("flows in %s were chained in place by an earlier run (filter %s, chaining %s); filtering "
+                   "and chaining with %s need the direct flows: recomputing the pairs more than one frame "
+                   "apart, then filtering and chaining again", data.flow_dir, record["filter"] or "redone",
+                   "finished" if record["chain"].get("done") else "interrupted or re-filtered since",
+                   filter_options)
     record.set("filter", {})
     record.set("chain", {})
     record.set("flow", dict(record["flow"], done=False))
