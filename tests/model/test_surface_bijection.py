@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from omnimotion.model.surface.bijection import SurfaceBijection
+from omnimotion.model.surface.piecewise import knots_from_raw
 
 NUM_FRAMES = 6
 
@@ -109,3 +110,17 @@ def test_without_the_space_time_product_the_bijection_is_still_exact():
     u = bijection(x.double(), t)
     assert (u - x).abs().mean() > 0.1
     assert (bijection.inverse(u, t) - x).abs().max() < 1e-9
+
+
+def test_blockwise_head_equals_the_head_on_concatenated_features():
+    bijection = SurfaceBijection(NUM_FRAMES)
+    _randomise(bijection, head_std=0.2)
+    layer = bijection.layers[1]
+    x, t = _points(50)
+    tau = bijection._time_features(t)[1]
+    space = layer.planes((x[:, list(layer.kept)] - layer.kept_centre) / layer.kept_half)
+    raw = layer.head(torch.cat([space * tau, space, tau], dim=1))
+    expected = knots_from_raw(raw, *layer.bounds[layer.dim])
+    got = layer.knots(x, tau)
+    torch.testing.assert_close(got[0], expected[0])
+    torch.testing.assert_close(got[1], expected[1])
