@@ -8,8 +8,8 @@ from omnimotion.io.video import write_video
 from omnimotion.synthetic import make_clip
 from omnimotion.track.queries import grid_queries
 from omnimotion.track.tracks import Tracks
-from omnimotion.viz.videos import (write_color_video, write_depth_video, write_grid_video, write_summary_png,
-                                   write_tracks_video)
+from omnimotion.viz.videos import (point_radius, write_color_video, write_depth_video, write_grid_video,
+                                   write_summary_png, write_tracks_video)
 
 T, H, W = 10, 48, 64
 
@@ -60,7 +60,7 @@ def test_tracks_video_has_input_frame_count_and_size(tmp_path):
 def test_side_by_side_grid_video_and_resized_tracks(tmp_path):
     clip, tracks = _clip_and_tracks()
     big = tracks.resized((2 * H, 2 * W))  # tracks of the full-size video, drawn on the small frames
-    path = write_grid_video(tmp_path / "grid.mp4", clip.video, big, with_input=True)
+    path = write_grid_video(tmp_path / "grid.mp4", clip.video, big, with_input=True, radius=2)
     decoded = _read_av(path)
     assert decoded.shape == (T, H, 2 * W, 3)
     # the left half is the plain input (up to compression), the right half carries the dots
@@ -107,3 +107,8 @@ def test_depth_and_color_videos(tmp_path):
     color = _read_av(write_color_video(tmp_path / "color.mp4", _RenderingModel(), progress=False))
     assert color.shape == (6, H, W, 3)
     assert color[0, :, -4:, 0].mean() > 200 and color[0, :, :4, 2].mean() > 200
+
+
+def test_point_radius_scales_with_the_frame():
+    # 3 px at 480p as the official viz, 2 at TAP-Vid's 256x256, never below 1
+    assert point_radius((480, 854)) == 3 and point_radius((256, 256)) == 2 and point_radius((32, 40)) == 1

@@ -30,7 +30,7 @@ from omnimotion.viz.draw import (colorize_depth, draw_summary, draw_tracks_video
                                  rgb_to_uint8, side_by_side)
 
 __all__ = ["write_tracks_video", "write_grid_video", "write_summary_png", "write_depth_video",
-           "write_color_video", "render_depth_frames", "render_color_frames"]
+           "write_color_video", "render_depth_frames", "render_color_frames", "point_radius"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +38,15 @@ logger = logging.getLogger(__name__)
 def write_tracks_video(path: str | Path, frames: np.ndarray, tracks: Tracks, *, fps: float | None = None,
                        trail_length: int = 10, with_input: bool = False,
                        colors: Literal["index", "position"] = "index", max_points: int | None = 1000,
-                       radius: int = 3, linewidth: int = 1) -> Path:
+                       radius: int | None = None, linewidth: int = 1) -> Path:
     """mp4 of ``frames`` with the tracks drawn; ``with_input`` puts the plain input on the left.
 
     ``max_points`` keeps an evenly spaced subset of larger track sets (a dense set would hide the video);
-    None draws all. ``fps`` defaults to the tracks' fps.
+    None draws all. ``fps`` defaults to the tracks' fps. ``radius`` None scales with the frame (see
+    :func:`point_radius`).
     """
     tracks = _fit_to_frames(tracks, frames, max_points)
+    radius = point_radius(frames.shape[1:3]) if radius is None else radius
     palette = (position_colors(tracks.queries[:, 1:], tracks.image_hw) if colors == "position"
                else index_colors(tracks.num_points))
     drawn = draw_tracks_video(frames, tracks.tracks, tracks.occluded, palette, trail_length, radius, linewidth)
@@ -54,16 +56,17 @@ def write_tracks_video(path: str | Path, frames: np.ndarray, tracks: Tracks, *, 
 
 
 def write_grid_video(path: str | Path, frames: np.ndarray, tracks: Tracks, *, fps: float | None = None,
-                     with_input: bool = False, max_points: int | None = 5000, radius: int = 2) -> Path:
+                     with_input: bool = False, max_points: int | None = 5000, radius: int | None = None) -> Path:
     """The rainbow grid overlay: points coloured by start position, drawn without trails."""
     return write_tracks_video(path, frames, tracks, fps=fps, trail_length=0, with_input=with_input,
                               colors="position", max_points=max_points, radius=radius)
 
 
 def write_summary_png(path: str | Path, frames: np.ndarray, tracks: Tracks, *, max_points: int | None = 1000,
-                      radius: int = 3, linewidth: int = 1) -> Path:
+                      radius: int | None = None, linewidth: int = 1) -> Path:
     """PNG: the first frame with every trajectory and the query (start) points, colour by index."""
     tracks = _fit_to_frames(tracks, frames, max_points)
+    radius = point_radius(frames.shape[1:3]) if radius is None else radius
     image = draw_summary(frames[0], tracks.tracks, tracks.occluded, tracks.queries[:, 1:],
                          index_colors(tracks.num_points), radius, linewidth)
     save_png(path, image)
@@ -93,6 +96,11 @@ def write_depth_video(path: str | Path, model, fps: float = 10.0, progress: bool
 def write_color_video(path: str | Path, model, fps: float = 10.0, progress: bool = True) -> Path:
     """Canonical-colour video of a fitted model (see :func:`render_color_frames`)."""
     return write_video(render_color_frames(model, progress), path, fps)
+
+
+def point_radius(image_hw: tuple[int, int]) -> int:
+    """Default point radius in pixels: 3 at 480p (the official viz), smaller on small frames, at least 1."""
+    return max(1, round(min(image_hw) / 160))
 
 
 def _fit_to_frames(tracks: Tracks, frames: np.ndarray, max_points: int | None) -> Tracks:
