@@ -98,3 +98,13 @@ def test_wrong_shapes_and_corrupt_files(tmp_path):
         save_tracks(_random_tracks(), tmp_path / "tracks.txt")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_tracks(tmp_path / "missing.npz")
+
+
+def test_json_layout(tmp_path):
+    tracks = _random_tracks(n=2, t=3)
+    save_tracks(tracks, tmp_path / "tracks.json")
+    data = json.loads((tmp_path / "tracks.json").read_text())
+    assert data["image_hw"] == [48, 64] and data["num_frames"] == 3 and len(data["points"]) == 2
+    point = data["points"][1]
+    assert point["id"] == 1 and len(point["xy"]) == 3 and point["occluded"] == tracks.occluded[1].tolist()
+    assert point["query"] == tracks.queries[1].tolist()

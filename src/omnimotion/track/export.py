@@ -10,7 +10,7 @@ Coordinate conventions of each format
                 tracks.npz, ``visible`` 1 (seen) or 0 (occluded or outside the frame); rows sorted by point
                 then frame. The CSV carries no query points or frame size.
     JSON        ``{"format", "image_hw": [H, W], "fps", "num_frames", "points": [{"id", "query": [t, x, y],
-                "xy": [[x, y], ...T], "visible": [bool, ...T]}, ...]}``, pixels as in tracks.npz.
+                "xy": [[x, y], ...T], "occluded": [bool, ...T]}, ...]}``, pixels as in tracks.npz.
 
 ``save_tracks(tracks, path)`` / ``load_tracks(path)`` choose the format from the file suffix
 (``.npz``, ``.csv``, ``.json``); CSV loads back as tracks and occlusion arrays only.
@@ -36,6 +36,8 @@ __all__ = ["to_tapvid", "from_tapvid", "save_tracks", "load_tracks", "save_csv",
 CSV_COLUMNS = ("point_id", "frame", "x", "y", "visible")
 TRACK_SUFFIXES = (".npz", ".csv", ".json")
 JSON_FORMAT = "omnimotion-tracks-json-v1"
+# The CSV's "visible" column is what people asked for (issue 5); everywhere else the package speaks of
+# "occluded" (True = hidden), as TAP-Vid does.
 
 
 def to_tapvid(tracks: Tracks) -> dict[str, np.ndarray]:
@@ -109,7 +111,7 @@ def load_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def save_tracks_json(tracks: Tracks, path: str | Path) -> None:
     """The JSON layout of the module docstring (float32 values converted exactly to Python floats)."""
     points = [{"id": i, "query": tracks.queries[i].tolist(), "xy": tracks.tracks[i].tolist(),
-               "visible": (~tracks.occluded[i]).tolist()} for i in range(tracks.num_points)]
+               "occluded": tracks.occluded[i].tolist()} for i in range(tracks.num_points)]
     save_json(path, {"format": JSON_FORMAT, "image_hw": list(tracks.image_hw), "fps": tracks.fps,
                      "num_frames": tracks.num_frames, "points": points})
 
@@ -122,7 +124,7 @@ def load_tracks_json(path: str | Path) -> Tracks:
         points = data["points"]
         num_frames = int(data["num_frames"])
         tracks = np.asarray([p["xy"] for p in points], np.float32).reshape(len(points), num_frames, 2)
-        occluded = ~np.asarray([p["visible"] for p in points], bool).reshape(len(points), num_frames)
+        occluded = np.asarray([p["occluded"] for p in points], bool).reshape(len(points), num_frames)
         queries = np.asarray([p["query"] for p in points], np.float32).reshape(len(points), 3)
         return Tracks(tracks, occluded, queries, tuple(data["image_hw"]), float(data["fps"]))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
