@@ -21,10 +21,10 @@ def _add_flow_arguments(parser: argparse.ArgumentParser, flow_default: str | Non
     parser.add_argument("--flow", default=flow_default, metavar="NAME",
                         help="optical-flow backend: dis (OpenCV, no weights) or raft (torchvision RAFT)")
     parser.add_argument("--flow_weights", default=None, metavar="PATH",
-                        help="raft: torchvision RAFT state dict (default: torchvision's weights cache)")
+                        help="raft: torchvision RAFT state dict; None = torchvision's weights cache")
     parser.add_argument("--raft_small", action="store_true", help="raft: use RAFT-small instead of RAFT-large")
     parser.add_argument("--dis_preset", default="medium", help="dis: ultrafast, fast or medium")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="processes; None = all cores")
     parser.add_argument("--appearance", default="auto",
                         help="appearance check: auto (DINO features if present, else embedded), embedded, "
                              "dino (needs --dino_weights) or none")
@@ -105,7 +105,7 @@ def filter_raft(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="filter_raft.py", description=filter_raft.__doc__)
     parser.add_argument("--data_dir", required=True, help="sequence directory with raft_exhaustive/")
     parser.add_argument("--cycle_th", type=float, default=3.0, help="forward-backward threshold (pixels)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="processes; None = all cores")
     parser.add_argument("--appearance", default="auto", help="auto, embedded, dino or none")
     parser.add_argument("--dino_weights", default=None, metavar="PATH", help="DINO ViT-S weights file")
     parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
