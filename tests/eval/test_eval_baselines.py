@@ -34,7 +34,8 @@ class ExactFlow:
 
 @pytest.mark.parametrize("name", ["chain", "direct"])
 def test_exact_affine_flow_gives_exact_tracks(name):
-    # Background only, global affine motion: the flow field is affine, so bilinear sampling is exact.
+    # Background only, global affine motion: the flow field is affine, so bilinear sampling is exact up to
+    # cv2.remap's 1/32-pixel interpolation weights (preprocess.warp): errors stay well below 0.01 px.
     clip = make_clip(num_frames=10, height=48, width=48, num_sprites=0, motion="mixed", seed=3)
     queries = synthetic_queries(clip, 20, seed=1, mode="strided")
     gt, gt_occluded = clip.track(queries)
@@ -42,7 +43,7 @@ def test_exact_affine_flow_gives_exact_tracks(name):
     tracks, occluded = METHODS[name](clip.video, queries, FlowCache(clip.video, backend))
     inside = inside_image(gt, 48, 48)
     # Points that leave the frame read clamped border flow, so only in-frame positions are exact.
-    assert np.abs(tracks - gt)[inside].max() < 1e-3
+    assert np.abs(tracks - gt)[inside].max() < 5e-3
     np.testing.assert_array_equal(occluded[inside], gt_occluded[inside])
     assert occluded[~inside].all()
     assert len(backend.pairs) == len(set(backend.pairs))  # every flow computed once
