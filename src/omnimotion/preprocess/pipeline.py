@@ -13,7 +13,8 @@ Stage record. Because step 4 overwrites the direct flows, resuming needs to know
 options, the filter options, whether chaining finished and whether ``raft_exhaustive`` holds chained flows
 (``flows_chained``, set *before* chaining starts). The rules:
 
-- flows are always checked: valid files are reused, missing/corrupt ones recomputed (then filter and
+- when every stage finished with the requested options and every flow file exists, nothing runs;
+- otherwise flows are checked: valid files are reused, missing/corrupt ones recomputed (then filter and
   chain are redone);
 - if the flows are chained and anything before chaining must be redone (new ``cycle_th`` or appearance,
   chaining interrupted, or ``chain=False``), the chained flows (pairs more than one frame apart; gap-1
@@ -25,6 +26,9 @@ options, the filter options, whether chaining finished and whether ``raft_exhaus
 ``refilter`` (the ``filter_raft.py`` shim) behaves as the official script: it filters whatever
 ``raft_exhaustive`` holds, chained flows included, and says so; ``prepare`` with the new threshold is the
 clean alternative.
+
+Workers are spawned processes (``workers``, default all cores): call ``prepare`` from a script under
+``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
