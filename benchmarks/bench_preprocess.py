@@ -28,16 +28,17 @@ CASES = {"synthetic_256": (50, 256, 256), "synthetic_854x480": (50, 480, 854), "
 DAVIS = Path("/work/shared/data/tapvid_davis_first32")
 
 
-def _frames(case: str, davis_name: str) -> np.ndarray:
+def _frames(case: str, davis_name: str, num_frames: int | None = None) -> np.ndarray:
     if case == "davis_256":
         return np.load(DAVIS / f"{davis_name}.npz")["video"]
     from omnimotion.synthetic import make_clip
 
     num, height, width = CASES[case]
-    return make_clip(num_frames=num, height=height, width=width, num_sprites=3, motion="mixed", seed=0).video
+    return make_clip(num_frames=num_frames or num, height=height, width=width, num_sprites=3, motion="mixed", seed=0).video
 
 
-def run_case(case: str, workers: int, preset: str, davis_name: str, keep: Path | None) -> dict:
+def run_case(case: str, workers: int, preset: str, davis_name: str, keep: Path | None,
+             num_frames: int | None = None) -> dict:
     import cv2
 
     from omnimotion.preprocess import pipeline
@@ -45,7 +46,7 @@ def run_case(case: str, workers: int, preset: str, davis_name: str, keep: Path |
     root = Path(tempfile.mkdtemp(prefix=f"bench_{case}_", dir=keep))
     source = root / "frames"
     source.mkdir()
-    for t, frame in enumerate(_frames(case, davis_name)):
+    for t, frame in enumerate(_frames(case, davis_name, num_frames)):
         cv2.imwrite(str(source / f"{t:05d}.png"), frame[..., ::-1])
     timings: dict[str, float] = {}
     for stage in ("compute_exhaustive_flows", "filter_flows", "chain_flows"):
@@ -60,6 +61,8 @@ def run_case(case: str, workers: int, preset: str, davis_name: str, keep: Path |
               "workers": workers, "preset": preset, "frames_s": round(total - stage_total, 2),
               **{k: round(v, 2) for k, v in timings.items()}, "total_s": round(total, 1),
               "flow_pairs_per_s": round(pairs / timings["flow_s"], 1),
+              "cpu_ms_per_pair": {stage: round(1000 * timings[f"{stage}_cpu_s"] / pairs, 1)
+                                  for stage in ("flow", "filter", "chain")},
               "all_stages_pairs_per_s": round(pairs / stage_total, 1),
               "peak_rss_main_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
               "peak_rss_largest_child_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
@@ -98,16 +101,21 @@ def main() -> None:
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--davis", default="bike-packing", help="TAP-Vid DAVIS clip name for davis_256")
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs under this folder")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="frames of the synthetic clips (default 50); per-pair costs of all stages hardly "
+                             "depend on it, so a short clip estimates a long one on a busy machine")
     args = parser.parse_args()
     if args.case is not None:
-        print(json.dumps(run_case(args.case, args.workers, args.preset, args.davis, args.keep)), flush=True)
+        print(json.dumps(run_case(args.case, args.workers, args.preset, args.davis, args.keep, args.frames)),
+              flush=True)
         return
     for case in CASES:
         if case == "davis_256" and not DAVIS.exists():
             print(json.dumps({"case": case, "skipped": f"{DAVIS} not found"}))
             continue
         command = [sys.executable, __file__, "--case", case, "--workers", str(args.workers), "--preset",
-                   args.preset, "--davis", args.davis] + (["--keep", str(args.keep)] if args.keep else [])
+                   args.preset, "--davis", args.davis] + (["--keep", str(args.keep)] if args.keep else []) \
+            + (["--frames", str(args.frames)] if args.frames else [])
         subprocess.run(command, check=True)
 
 
