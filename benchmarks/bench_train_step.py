@@ -88,15 +88,17 @@ def bench_step(args, data: DataDir) -> None:
                                                 str(args.work / "out"), "--progress", "false"])
     trainer = Trainer(data.root, cfg)
     trainer.step = args.at_step  # the window and loss weights of a mid-training step
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         trainer.train_step()
         times.append(1000 * (time.perf_counter() - t0))
+        cpu_times.append(1000 * (time.process_time() - c0))  # all threads; less sensitive to sharing
     rays = cfg.train.num_pairs * cfg.train.num_pts
     result = {"config": args.config, "rays": rays, "samples_per_ray": cfg.model.num_samples_ray,
               "threads": torch.get_num_threads(), "ms_per_step": [round(t) for t in times],
-              "median_ms": round(float(np.median(times))), "peak_rss_mb": round(peak_rss_mb())}
+              "median_ms": round(float(np.median(times))),
+              "median_cpu_ms": round(float(np.median(cpu_times))), "peak_rss_mb": round(peak_rss_mb())}
     if args.compare_naive:
         naive = time_forward_backward(trainer, False, args.steps)
         fused = time_forward_backward(trainer, True, args.steps)
