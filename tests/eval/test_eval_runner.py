@@ -103,8 +103,8 @@ def test_failing_video_is_skipped_and_reported(tmp_path, monkeypatch, capsys):
 
 
 def test_unknown_method_fails_before_any_work(tmp_path):
-    with pytest.raises(ValueError, match="unknown evaluation method 'omnimotion'.*registers itself"):
-        run_evaluation(EvalConfig(dataset=TINY, methods=["omnimotion"], out_dir=tmp_path / "out"))
+    with pytest.raises(ValueError, match="unknown evaluation method 'nope'; choose from: .*chain"):
+        run_evaluation(EvalConfig(dataset=TINY, methods=["chain", "nope"], out_dir=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
     assert main(["eval", "--dataset", TINY, "--method", "nope", "--out", str(tmp_path / "o")]) == 1
 

@@ -8,7 +8,7 @@ A method is ``method(video, queries, workdir, options) -> (tracks, occluded)``:
 - returns tracks float ``[N, T, 2]`` (x, y) pixels and occluded bool ``[N, T]`` (True = occluded).
 
 Each query must be tracked independently of the others (TAP-Vid rule). The integrator registers the model with
-``register_method("omnimotion", fn)`` (e.g. from ``omnimotion.api``); this package does not import it here.
+``register_method("omnimotion", fn)``: ``omnimotion.api`` does so, and ``omnimotion eval`` imports it.
 """
 
 from __future__ import annotations
@@ -64,8 +64,7 @@ def register_method(name: str, method: TrackingMethod) -> None:
 
 def get_method(name: str) -> TrackingMethod:
     if name not in _METHODS:
-        hint = " (the model registers itself as 'omnimotion' once it is installed)" if name == "omnimotion" else ""
-        raise ValueError(f"unknown evaluation method {name!r}{hint}; choose from: {', '.join(available_methods())}")
+        raise ValueError(f"unknown evaluation method {name!r}; choose from: {', '.join(available_methods())}")
     return _METHODS[name]
 
 
