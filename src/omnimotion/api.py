@@ -32,9 +32,14 @@ from omnimotion.track.export import save_csv
 from omnimotion.train import fit
 from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
 
-__all__ = ["RunOutputs", "run", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
+__all__ = ["RunOutputs", "run", "CHAIN_DIRECT_MAX_GAP", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
 
 logger = logging.getLogger(__name__)
+
+CHAIN_DIRECT_MAX_GAP = 1
+"""Long-range training targets come from checked chains of consecutive flows, not from direct long-gap flows:
+with DIS, direct long-gap flows pass the cycle check while wrong (benchmarks/bench_supervision_quality.py:
+median error of the valid targets 2.5 vs 17 px at gaps 5-8, 10.9 vs 37 px at gaps 17-31)."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
@@ -86,11 +91,12 @@ def track_with_model(checkpoint: Path, queries: np.ndarray, device: str = "auto"
 
 def run(source: str | Path, out_dir: str | Path, *, preset: str | None = "fast",
         config_path: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
-        grid_step: int | None = None, flow: str = "dis", max_side: int = 256, progress: bool = True
-        ) -> RunOutputs:
+        grid_step: int | None = None, flow: str = "dis", max_side: int = 256,
+        chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, progress: bool = True) -> RunOutputs:
     """Video (file or frame folder) -> data directory, trained model, tracks of a grid, pictures."""
     out = Path(out_dir)
-    data = prepare(source, out, flow=flow, max_side=max_side, progress=progress)
+    data = prepare(source, out, flow=flow, max_side=max_side, chain_direct_max_gap=chain_direct_max_gap,
+                   progress=progress)
     cfg = make_config(preset, config_path, overrides, device)
     checkpoint = train_until_done(data.root, cfg)
     fps = _source_fps(Path(source))
@@ -134,13 +140,18 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
     if not frames_dir.is_dir() or len(list(frames_dir.glob("*.png"))) != len(video):
         for index, frame in enumerate(video):
             save_png(frames_dir / f"{index:05d}.png", frame)
-    data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False)
     extra = dict(options.extra)
+    data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False,
+                   chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)))
     cfg = make_config(extra.pop("preset", "fast"), extra.pop("config", None),
                       [f"--{key}={value}" for key, value in extra.items()])
     checkpoint = train_until_done(data.root, cfg)
     tracks = track_with_model(checkpoint, queries, device=cfg.train.device)
     return tracks.tracks, tracks.occluded
+
+
+def _optional_int(value) -> int | None:
+    return None if value in (None, "", "none", "None") else int(value)
 
 
 register_method("omnimotion", _omnimotion_method)

@@ -180,3 +180,18 @@ def test_changed_flow_backend_options_are_refused(clip_video, tmp_path):
     with pytest.raises(ValueError, match=r"made with --flow dis \(preset=medium\) --max_gap 2, not --flow dis "
                                          r"\(preset=fast\)"):
         run(clip_video, tmp_path / "out", chain=False, flow_options={"preset": "fast"})
+
+
+def test_changing_chain_direct_max_gap_rechains_from_direct_flows(clip_video, tmp_path, counting):
+    out = tmp_path / "out"
+    official = snapshot(run(clip_video, out))
+    run(clip_video, out, chain_direct_max_gap=1)
+    assert counting() == NON_ADJACENT  # chained flows replaced by direct ones first, then chained again
+    fresh = snapshot(run(clip_video, tmp_path / "fresh", chain_direct_max_gap=1))
+    assert snapshot(DataDir(out)) == fresh
+    # trusting only consecutive flows changes the long-gap flows and masks, never the gap-1 ones
+    changed = {name for name in fresh if fresh[name] != official.get(name)}
+    assert any(name.startswith("raft_exhaustive/") for name in changed)
+    assert "raft_exhaustive/00000.jpg_00001.jpg.npy" not in changed
+    record = json.loads((out / STATE_FILE).read_text())
+    assert record["filter"]["chain_direct_max_gap"] == 1

@@ -90,7 +90,7 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
             flow_options: dict[str, Any] | None = None, cycle_th: float = 3.0, max_gap: int | None = None,
             workers: int | None = None, start: int = 0, end: int | None = None, stride: int = 1,
             max_side: int | None = 480, chain: bool = True, appearance: str | Appearance = "auto",
-            progress: bool = True) -> DataDir:
+            chain_direct_max_gap: int | None = None, progress: bool = True) -> DataDir:
     """Make (or finish) the data directory ``out_dir`` from ``source``; see the module docstring."""
     if cycle_th <= 0:
         raise ValueError(f"cycle_th must be a positive number of pixels, got {cycle_th}")
@@ -112,7 +112,10 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
                     "masks as they are; to redo, delete raft_exhaustive/, raft_masks/, count_maps/ and "
                     "flow_stats.json", out, STATE_FILE)
         return data
-    filter_options = {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance)}
+    # The chaining option sits with the filter options: changing it must restore the direct flows and
+    # re-filter before chaining again, exactly as a new threshold does.
+    filter_options = {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance),
+                      "chain_direct_max_gap": chain_direct_max_gap}
     if _everything_current(record, filter_options, chain) and _all_flows_present(data, max_gap):
         logger.info("flow, filter (cycle_th %.2f px) and chaining already finished in %s; nothing to do",
                     cycle_th, out)
@@ -125,7 +128,7 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
     _run_flow(data, record, backend, flow_options_record, workers, progress)
     _run_filter(data, record, filter_options, appearance, workers, progress)
     if chain:
-        _run_chain(data, record, appearance, workers, progress)
+        _run_chain(data, record, appearance, chain_direct_max_gap, workers, progress)
     return data
 
 
@@ -326,11 +329,11 @@ def _run_filter(data: DataDir, record: StageRecord, options: dict[str, Any], app
     record.set("filter", dict(options, done=True, on_chained_flows=False))
 
 
-def _run_chain(data: DataDir, record: StageRecord, appearance: str | Appearance, workers: int | None,
-               progress: bool) -> None:
+def _run_chain(data: DataDir, record: StageRecord, appearance: str | Appearance, direct_max_gap: int | None,
+               workers: int | None, progress: bool) -> None:
     if record["chain"].get("done"):
         logger.info("chain: already done; skipped")
         return
     record.set("flows_chained", True)  # before starting: chaining overwrites flows as it goes
-    chain_flows(data, appearance=appearance, workers=workers, progress=progress)
+    chain_flows(data, appearance=appearance, workers=workers, progress=progress, direct_max_gap=direct_max_gap)
     record.set("chain", {"done": True})
