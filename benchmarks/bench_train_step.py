@@ -3,7 +3,7 @@
   python benchmarks/bench_train_step.py step  [--config official|fast] [--steps 2] [--compare_naive]
       ms per training step and peak RSS on a synthetic 50-frame 256x256 clip. "official" is
       configs/default.txt (8 pairs x 256 points, 32 samples, full widths, affine); "fast" is configs/fast.txt.
-  python benchmarks/bench_train_step.py fit [--steps 2000] [--motion_share 0.5] [--frames 50] [--size 256]
+  python benchmarks/bench_train_step.py fit [--steps 2000] [--motion_share 0] [--frames 50] [--size 256]
       trains the fast config on a synthetic clip supervised by its exact flows; reports wall time, the
       flow-loss curve and the end-point error at 256 strided queries vs ground truth, next to chaining
       the same (ground-truth) consecutive flows, chaining DIS flows, and zero motion.
@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--config", choices=["official", "fast"], default="fast")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--at_step", type=int, default=1000)
-    parser.add_argument("--motion_share", type=float, default=0.5)
+    parser.add_argument("--motion_share", type=float, default=0.0)
     parser.add_argument("--compare_naive", action="store_true",
                         help="step mode: also time the straightforward (unfused) forward+backward")
     parser.add_argument("--frames", type=int, default=50)

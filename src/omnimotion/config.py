@@ -61,7 +61,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": {
         "expname": "fast", "num_iters": 2000, "num_pairs": 4, "num_pts": 64, "use_count_map": True,
         "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50, "lrate_decay_steps": 1000,
-        "schedule_scale": 0.02, "motion_share": 0.5, "i_cache": 500, "error_map_stride": 8, "i_weight": 500,
+        "schedule_scale": 0.02, "i_cache": 500, "error_map_stride": 8, "i_weight": 500,
         "i_print": 50, "i_img": 500, "num_samples_ray": 8, "use_affine": False, "nvp_hidden": 128,
         "canonical_hidden": 256, "time_hidden": 128, "code_dim": 64, "use_max_loc": True,
         "vis_occlusion": True,
