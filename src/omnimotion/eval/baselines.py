@@ -89,16 +89,22 @@ def _check_inputs(video: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return queries
 
 
+def _setup(video: np.ndarray, queries: np.ndarray, flows: FlowCache | None
+           ) -> tuple[np.ndarray, FlowCache, np.ndarray]:
+    """Checked queries, the flow source (default: DIS on demand) and each query's integer frame."""
+    queries = _check_inputs(video, queries)
+    flows = flows if flows is not None else FlowCache(video, get_backend("dis"))
+    return queries, flows, np.round(queries[:, 0]).astype(int)
+
+
 def chain_tracks(video: np.ndarray, queries: np.ndarray, flows: FlowCache | None = None,
                  cycle_th_px: float = CYCLE_TH_PX) -> tuple[np.ndarray, np.ndarray]:
     """Chained consecutive flows from each query frame, forwards and backwards (see module docstring).
 
     ``flows``: where flows come from (default: DIS flow computed on demand).
     """
-    queries = _check_inputs(video, queries)
-    flows = flows if flows is not None else FlowCache(video, get_backend("dis"))
+    queries, flows, start = _setup(video, queries, flows)
     num_frames, height, width = video.shape[:3]
-    start = np.round(queries[:, 0]).astype(int)
     rows = np.arange(len(queries))
     tracks = np.zeros((len(queries), num_frames, 2))
     tracks[rows, start] = queries[:, 1:]
@@ -145,10 +151,8 @@ def direct_tracks(video: np.ndarray, queries: np.ndarray, flows: FlowCache | Non
 
     ``flows``: where flows come from (default: DIS flow computed on demand).
     """
-    queries = _check_inputs(video, queries)
-    flows = flows if flows is not None else FlowCache(video, get_backend("dis"))
+    queries, flows, start = _setup(video, queries, flows)
     num_frames, height, width = video.shape[:3]
-    start = np.round(queries[:, 0]).astype(int)
     tracks = np.zeros((len(queries), num_frames, 2))
     error = np.zeros((len(queries), num_frames))
     for frame in np.unique(start):
