@@ -11,7 +11,8 @@ from omnimotion.eval.datasets import iter_videos, load_npz_video, parse_syntheti
 from omnimotion.synthetic import make_clip, save_tapvid_npz
 from omnimotion.synthetic import sample_queries as synthetic_queries
 
-SHARED = Path("/work/shared/data")
+# The evaluation data lives beside the repository (../shared/data), as on the CI machines.
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def test_synthetic_npz_round_trip_gives_our_pixels(tmp_path):
@@ -132,7 +133,7 @@ def test_synthetic_spec():
     assert not np.array_equal(items[0].video, items[1].video)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared evaluation data /work/shared/data is not present")
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the evaluation data ../shared/data beside the repository is not present")
 def test_shared_davis_clip_matches_its_native_points():
     item = load_npz_video(SHARED / "tapvid_davis_first32" / "dog.npz")
     data = np.load(SHARED / "tapvid_davis_first32" / "dog.npz")
