@@ -2,7 +2,7 @@
 
 Run by hand (takes a few minutes on 2 cores; timings are noisy when the machine is shared):
 
-    python benchmarks/bench_eval_baselines.py --out /tmp/bench_eval [--data /work/shared/data] [--synthetic 8]
+    python benchmarks/bench_eval_baselines.py --out /tmp/bench_eval [--data ../shared/data] [--synthetic 8]
 
 1. ``omnimotion eval`` logic on every real clip under ``--data`` (TAP-Vid DAVIS first-32 clips strided;
    BADJA clips with PCK, queried at each joint's first annotated visible frame) and on ``synthetic:K``.
@@ -49,7 +49,7 @@ def threshold_sweep(dataset: str, flow: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_eval_baselines"))
-    parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--synthetic", type=int, default=8, help="number of synthetic clips (50 frames, 256x256)")
     parser.add_argument("--flow", default="dis")
     parser.add_argument("--skip_sweep", action="store_true")

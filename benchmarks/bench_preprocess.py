@@ -4,7 +4,7 @@
     python benchmarks/bench_preprocess.py --case synthetic_256 --workers 2 --keep /tmp/bench
 
 Cases: a 50-frame synthetic clip (omnimotion.synthetic.make_clip) at 256x256 and at 854x480, and the real
-32-frame TAP-Vid DAVIS clip /work/shared/data/tapvid_davis_first32/<name>.npz at 256x256. For each: seconds per
+32-frame TAP-Vid DAVIS clip ../shared/data/tapvid_davis_first32/<name>.npz at 256x256. For each: seconds per
 stage, pairs per second, and peak RSS of this process and of the largest worker process (getrusage; max RSS
 is per process, not a sum), and CPU seconds per stage (this process + workers): on a shared machine wall
 time is inflated by other jobs, CPU time much less. Disk: 854x480 needs about 8 GB of flows (deleted afterwards unless --keep).
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 CASES = {"synthetic_256": (50, 256, 256), "synthetic_854x480": (50, 480, 854), "davis_256": None}
-DAVIS = Path("/work/shared/data/tapvid_davis_first32")
+DAVIS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tapvid_davis_first32"
 
 
 def _frames(case: str, davis_name: str, num_frames: int | None = None) -> np.ndarray:

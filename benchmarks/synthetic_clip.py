@@ -1,6 +1,6 @@
 """Speed of omnimotion.synthetic and how well a real flow method does on its clips. Run by hand:
 
-    /work/venv/bin/python benchmarks/synthetic_clip.py [--frames 50 --size 256 --sprites 3 --repeats 3]
+    python benchmarks/synthetic_clip.py [--frames 50 --size 256 --sprites 3 --repeats 3]
 
 Reports seconds to build a clip, for one dense ``flow(i, j)`` and for ``track`` of 256 queries, and the
 end-point error of OpenCV DIS (medium preset) against the exact flow on unoccluded pixels of adjacent frames,

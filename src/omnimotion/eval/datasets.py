@@ -13,7 +13,7 @@ Sources (``spec``):
 - a per-video ``.npz``: ``video`` uint8 [T, H, W, 3], ``points`` float [N, T, 2] TAP-Vid raster pixels of
   ``video`` (centres at +0.5; NaN where occluded or unannotated), ``occluded`` bool [N, T]; optional BADJA keys
   ``valid`` [N, T] (annotated frames) and ``masks`` [T, H, W] (segmentation, for PCK).
-- a folder: every ``*.npz`` below it (recursively, sorted), e.g. ``/work/shared/data``.
+- a folder: every ``*.npz`` below it (recursively, sorted), e.g. ``../shared/data``.
 - ``synthetic:K[,frames=50][,size=256][,sprites=3][,points=64][,motion=mixed][,seed=0]``: K generated clips.
 
 Every :class:`EvalVideo` holds ground truth in our conventions (``omnimotion.coords``): tracks [N, T, 2] (x, y)

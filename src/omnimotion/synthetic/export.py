@@ -1,7 +1,7 @@
 """Writing synthetic clips to disk: TAP-Vid-style ``.npz``, a ``color/`` frame folder, an mp4.
 
 All writes are atomic (``omnimotion.io.atomic``). The ``.npz`` layout is the one of the real evaluation files in
-``/work/shared/data`` (see its README), including their TAP-Vid raster convention for points: pixel centres at
+``../shared/data`` (see its README), including their TAP-Vid raster convention for points: pixel centres at
 ``i + 0.5``, so file points are ``omnimotion.coords`` pixels + 0.5.
 """
 
@@ -27,7 +27,7 @@ _JPEG_PARAMS = (cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, 
 
 
 def save_tapvid_npz(clip: SyntheticClip, path: str | Path, num_points: int = 64, seed: int = 0) -> None:
-    """Write ``clip`` with ``num_points`` ground-truth tracks as a ``.npz`` like ``/work/shared/data/*.npz``.
+    """Write ``clip`` with ``num_points`` ground-truth tracks as a ``.npz`` like ``../shared/data/*.npz``.
 
     Keys: ``video`` uint8 ``[T, H, W, 3]``; ``points`` float32 ``[N, T, 2]`` (x, y) in TAP-Vid raster pixels
     (**our pixel coordinates + 0.5**, as in the real files), NaN where occluded; ``occluded`` bool ``[N, T]``;
