@@ -5,6 +5,10 @@ The stage configs keep their fields beside the code they configure (``ModelConfi
 ``config.py`` and maps official ``key = value`` files (configargparse) and ``--key value`` command-line
 options onto the fields. Every official key is accepted; an unknown key is an error that names it.
 Priority: command line > config file > preset > field defaults.
+
+The fast single-surface model (``method = surface``) keeps its options in ``SurfaceModelConfig``; their keys
+carry a ``surface_`` prefix (``surface_num_bins``, ``surface_depth_tolerance``, ...) since some names
+(``min_depth``, ``occlusion_th``) are also faithful-model keys with other defaults.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Sequence
 import configargparse
 
 from omnimotion.model.config import ModelConfig
+from omnimotion.model.surface import SurfaceModelConfig
 from omnimotion.train.options import TrainConfig
 
 __all__ = ["OmniMotionConfig", "InferenceConfig", "PRESETS", "build_parser", "parse_config", "load_config",
@@ -49,9 +54,13 @@ class OmniMotionConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    surface: SurfaceModelConfig = field(default_factory=SurfaceModelConfig)
 
 
-SECTIONS = {"model": ModelConfig, "train": TrainConfig, "inference": InferenceConfig}
+SECTIONS = {"model": ModelConfig, "train": TrainConfig, "inference": InferenceConfig,
+            "surface": SurfaceModelConfig}
+# Keys of a section are its field names with this prefix.
+KEY_PREFIX = {"surface": "surface_"}
 # Official keys with no effect here (ipython dummy); accepted so that official command lines run.
 IGNORED_KEYS = ("fff",)
 
@@ -66,6 +75,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "canonical_hidden": 256, "time_hidden": 128, "code_dim": 64, "use_max_loc": True,
         "vis_occlusion": True,
     },
+    # The fast single-surface variant (spec §8.1); see configs/surface.txt for the measured figures.
+    "surface": {
+        "expname": "surface", "method": "surface", "num_iters": 3000, "num_pairs": 8, "num_pts": 256,
+        "use_count_map": True, "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50,
+        "lrate_decay_steps": 1500, "grad_clip": 1.0, "i_cache": 1000, "error_map_stride": 4,
+        "i_weight": 1000, "i_print": 100, "i_img": 1000, "vis_occlusion": True,
+    },
 }
 
 
@@ -74,9 +90,10 @@ def _field_map() -> dict[str, tuple[str, dataclasses.Field]]:
     mapping: dict[str, tuple[str, dataclasses.Field]] = {}
     for section, cls in SECTIONS.items():
         for fld in dataclasses.fields(cls):
-            if fld.name in mapping:
-                raise RuntimeError(f"config key {fld.name!r} is defined by two stages")
-            mapping[fld.name] = (section, fld)
+            key = KEY_PREFIX.get(section, "") + fld.name
+            if key in mapping:
+                raise RuntimeError(f"config key {key!r} is defined by two stages")
+            mapping[key] = (section, fld)
     return mapping
 
 
@@ -116,6 +133,8 @@ def add_field_options(parser) -> None:
             parser.add_argument(f"--{key}", type=_to_bool, nargs="?", const=True, default=None, help=help_text)
         elif isinstance(default, list):
             parser.add_argument(f"--{key}", type=float, nargs="+", default=None, help=help_text)
+        elif isinstance(default, tuple):
+            parser.add_argument(f"--{key}", type=type(default[0]), nargs="+", default=None, help=help_text)
         else:
             parser.add_argument(f"--{key}", type=type(default), default=None, help=help_text)
     parser.add_argument("-f", "--fff", default=None, help=configargparse.SUPPRESS)
@@ -157,7 +176,9 @@ def resolve(values: dict[str, Any], preset: str | None = None) -> OmniMotionConf
     per_section: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     for key, value in merged.items():
         if key != "data_dir":
-            per_section[mapping[key][0]][key] = value
+            section, fld = mapping[key]
+            # tuple-valued fields (surface grids) arrive as lists from command lines and config files
+            per_section[section][fld.name] = tuple(value) if isinstance(_default_of(fld), tuple) else value
     return OmniMotionConfig(data_dir=str(merged.get("data_dir") or ""),
                             **{name: SECTIONS[name](**kw) for name, kw in per_section.items()})
 
@@ -178,7 +199,7 @@ def config_to_dict(cfg: OmniMotionConfig) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any]) -> OmniMotionConfig:
     """Inverse of config_to_dict; unknown keys raise UnknownConfigKeyError."""
-    flat = {key: value for name in SECTIONS for key, value in data.get(name, {}).items()}
+    flat = {KEY_PREFIX.get(name, "") + key: value for name in SECTIONS for key, value in data.get(name, {}).items()}
     flat["data_dir"] = data.get("data_dir", "")
     return resolve(flat)
 
@@ -189,6 +210,6 @@ def config_to_text(cfg: OmniMotionConfig) -> str:
     for name in SECTIONS:
         lines.append(f"# {name}")
         for key, value in dataclasses.asdict(getattr(cfg, name)).items():
-            text = "[" + ", ".join(str(v) for v in value) + "]" if isinstance(value, list) else value
-            lines.append(f"{key} = {text}")
+            text = "[" + ", ".join(str(v) for v in value) + "]" if isinstance(value, (list, tuple)) else value
+            lines.append(f"{KEY_PREFIX.get(name, '')}{key} = {text}")
     return "\n".join(lines) + "\n"

@@ -3,7 +3,8 @@
 A checkpoint is ``<out_dir>/model_{step:06d}.pth`` holding a dict with the official keys
 ``optimizer``, ``scheduler``, ``deform_mlp``, ``feature_mlp``, ``color_mlp`` (state dicts) and ``num_imgs``,
 plus this package's ``step``, ``sampler`` (sampler state), ``rng`` (torch RNG state) and ``config`` (the
-resolved configuration as a nested dict). Loading uses ``torch.load(weights_only=True)``: checkpoints
+resolved configuration as a nested dict). A ``method = surface`` checkpoint (the fast single-surface model)
+holds ``method`` and ``surface_model`` (its state dict) in place of the three network entries. Loading uses ``torch.load(weights_only=True)``: checkpoints
 hold only tensors and plain Python values, so no code is executed.
 """
 
@@ -18,10 +19,12 @@ import torch
 from omnimotion.io.atomic import atomic_open
 from omnimotion.io.datadir import CorruptFileError
 
-__all__ = ["OFFICIAL_KEYS", "CorruptCheckpointError", "checkpoint_path", "save_checkpoint",
+__all__ = ["OFFICIAL_KEYS", "SURFACE_MODEL_KEY", "CorruptCheckpointError", "checkpoint_path", "save_checkpoint",
            "load_checkpoint", "latest_checkpoint", "checkpoint_step"]
 
 OFFICIAL_KEYS = ("optimizer", "scheduler", "deform_mlp", "feature_mlp", "color_mlp", "num_imgs")
+SUBMODULE_KEYS = ("deform_mlp", "feature_mlp", "color_mlp")
+SURFACE_MODEL_KEY = "surface_model"
 _NAME = re.compile(r"^model_(\d+)\.pth$")
 
 
@@ -43,7 +46,7 @@ def checkpoint_step(path: str | Path) -> int:
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` atomically (a crash leaves the previous file, never a truncated one)."""
-    missing = [key for key in OFFICIAL_KEYS if key not in state]
+    missing = [key for key in _required_keys(state, OFFICIAL_KEYS) if key not in state]
     if missing:
         raise ValueError(f"checkpoint state lacks the official key(s) {missing}")
     path = Path(path)
@@ -67,11 +70,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
                                      "--no_reload") from err
     if not isinstance(state, dict):
         raise CorruptCheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict")
-    missing = [key for key in required if key not in state]
+    missing = [key for key in _required_keys(state, required) if key not in state]
     if missing:
         raise CorruptCheckpointError(f"checkpoint {path} lacks {missing}; it was not written by "
                                      "omnimotion or the official trainer")
     return state
+
+
+def _required_keys(state: dict[str, Any], faithful: tuple[str, ...]) -> tuple[str, ...]:
+    """Keys a checkpoint must hold: ``faithful`` for the OmniMotion model; a surface-method checkpoint
+    (``method = surface``) holds ``surface_model`` instead of the three official network entries."""
+    if state.get("method", "omnimotion") != "surface":
+        return faithful
+    return tuple(k for k in faithful if k not in SUBMODULE_KEYS) + (SURFACE_MODEL_KEY,)
 
 
 def latest_checkpoint(out_dir: str | Path) -> Path | None:

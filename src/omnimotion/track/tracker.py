@@ -20,7 +20,6 @@ point per query, only one chunk of model activations is alive at a time.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Callable, NamedTuple, Protocol
@@ -30,9 +29,9 @@ import torch
 from tqdm.auto import tqdm
 
 from omnimotion.coords import inside_image, pixel_grid, resize_points
-from omnimotion.io.checkpoint import load_checkpoint
+from omnimotion.io.checkpoint import SURFACE_MODEL_KEY, load_checkpoint
 from omnimotion.io.datadir import CorruptFileError
-from omnimotion.model import ModelConfig, OmniMotionModel
+from omnimotion.model import OmniMotionModel, build_model, model_config_from_dict
 from omnimotion.model.render import project, select_max_weight
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.tracks import Tracks
@@ -217,8 +216,9 @@ class Tracker:
         return (corr.points_j.detach().float().cpu().numpy(),
                 (score.detach().reshape(-1) > self.occlusion_th).cpu().numpy())
 
-def load_model(path: str | Path, device: str = "auto") -> OmniMotionModel:
-    """The fitted ``OmniMotionModel`` of a training checkpoint, in eval mode on ``device`` (auto|cpu|cuda).
+def load_model(path: str | Path, device: str = "auto") -> torch.nn.Module:
+    """The fitted model of a training checkpoint, in eval mode on ``device`` (auto|cpu|cuda): an
+    ``OmniMotionModel``, or a ``SurfaceModel`` for a ``method = surface`` checkpoint.
 
     The checkpoint must hold the resolved ``config`` and ``image_hw`` (written by ``omnimotion train``);
     official checkpoints lack them and are refused with a message saying so.
@@ -230,12 +230,17 @@ def load_model(path: str | Path, device: str = "auto") -> OmniMotionModel:
     if missing:
         raise CorruptFileError(f"checkpoint {path} lacks {missing}, so the model cannot be rebuilt; track with "
                                "checkpoints written by 'omnimotion train'")
-    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
-    cfg = ModelConfig(**{k: v for k, v in state["config"]["model"].items() if k in model_fields})
-    model = OmniMotionModel(cfg, int(state["num_imgs"]), tuple(state["image_hw"]))
-    for name in SUBMODULES:
-        getattr(model, name).load_state_dict(state[name])
-    logger.info("loaded %s: %d frames of %dx%d", path, model.num_frames, model.width, model.height)
+    method = state.get("method", "omnimotion")
+    section = "surface" if method == "surface" else "model"
+    cfg = model_config_from_dict(method, state["config"].get(section, {}))
+    model = build_model(cfg, int(state["num_imgs"]), tuple(state["image_hw"]))
+    if method == "surface":
+        model.load_state_dict(state[SURFACE_MODEL_KEY])
+    else:
+        for name in SUBMODULES:
+            getattr(model, name).load_state_dict(state[name])
+    logger.info("loaded %s (%s): %d frames of %dx%d", path, method, model.num_frames, model.width,
+                model.height)
     return model.to(resolve_device(device)).eval()
 
 

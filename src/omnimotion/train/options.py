@@ -82,6 +82,21 @@ class TrainConfig:
     i_cache: int = 20000
     """Steps between refreshes of the hard-example cache."""
     # ----- ours -----
+    method: str = "omnimotion"
+    """Model to fit: ``omnimotion`` (the faithful method) or ``surface`` (the fast single-surface variant,
+    spec §8.1, configured by the ``surface_*`` keys; ``--preset surface``)."""
+    lr_heads: float = 3e-4
+    """surface: Adam LR of the coupling layers' linear heads (they move every point: keep ~1/10 of grids)."""
+    lr_grids: float = 3e-3
+    """surface: Adam LR of the conditioning planes and time embeddings (1e-2 diverged in measurements)."""
+    lr_depth: float = 1e-3
+    """surface: Adam LR of the per-frame depth grids."""
+    depth_consistency_weight: float = 1.0
+    """surface: weight of |depth_j - surface depth of frame j| on covisible correspondences."""
+    occlusion_hinge_weight: float = 1.0
+    """surface: weight of relu(2 * tolerance - depth gap) on occluded-but-reliable correspondences."""
+    depth_smooth_weight: float = 0.1
+    """surface: weight of the mean absolute difference of neighbouring depth-grid cells."""
     seed: int = 1234
     """Global torch seed (official: 1234)."""
     device: str = "auto"

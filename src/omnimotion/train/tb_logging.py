@@ -64,7 +64,9 @@ class TrainLogger:
         depth = model.render_depth(0).cpu()
         span = (depth.max() - depth.min()).clamp(min=1e-6)
         self.writer.add_image("render/depth_frame0", ((depth - depth.min()) / span)[None], step)
-        self.writer.add_image("render/rgb_frame0", model.render_rgb(0).cpu().clamp(0, 1).permute(2, 0, 1), step)
+        if hasattr(model, "render_rgb"):  # the single-surface model has no colour field
+            self.writer.add_image("render/rgb_frame0", model.render_rgb(0).cpu().clamp(0, 1).permute(2, 0, 1),
+                                  step)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

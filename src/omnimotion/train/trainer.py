@@ -3,7 +3,9 @@
 One step samples ``num_pairs x num_pts`` correspondences (``CorrespondenceSampler``), maps the pixels of
 frame i to frame j (``OmniMotionModel.correspondences``, stratified), evaluates every loss term of
 ``losses.compute_losses``, sums them with the official schedule weights and takes one Adam step (three
-parameter groups with the official learning rates, StepLR decay every step).
+parameter groups with the official learning rates, StepLR decay every step). With ``method = surface`` the
+model is the fast ``SurfaceModel`` (spec §8.1) and the step uses ``surface_losses`` instead (same sampler,
+schedule of learning rates, checkpoints and mining).
 
 Outputs, under ``<data_dir>/<save_dir>/<expname>`` (an absolute ``save_dir`` is used as is):
 ``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (resolved configuration),
@@ -23,16 +25,17 @@ from typing import Any, Protocol
 import torch
 
 from omnimotion.io.atomic import save_text
-from omnimotion.io.checkpoint import (checkpoint_path, checkpoint_step, latest_checkpoint, load_checkpoint,
-                                      save_checkpoint)
+from omnimotion.io.checkpoint import (SURFACE_MODEL_KEY, checkpoint_path, checkpoint_step, latest_checkpoint,
+                                      load_checkpoint, save_checkpoint)
 from omnimotion.io.datadir import DataDir
-from omnimotion.model import ModelConfig, OmniMotionModel
+from omnimotion.model import ModelConfig, build_model, method_config
 from omnimotion.train.forward import training_forward
 from omnimotion.train.losses import compute_losses, weighted_total
 from omnimotion.train.mining import compute_error_maps
 from omnimotion.train.options import TrainConfig
 from omnimotion.train.sampler import CorrespondenceBatch, CorrespondenceSampler
 from omnimotion.train.schedules import loss_weights
+from omnimotion.train.surface_losses import surface_loss_terms, surface_loss_weights
 from omnimotion.train.tb_logging import TrainLogger
 
 __all__ = ["Trainer", "fit", "NonFiniteLossError", "RunConfig", "resolve_device", "SUBMODULES"]
@@ -44,7 +47,8 @@ MASK_NEAR_STEPS = 4000  # official: mask_near acts during the first 4k steps
 
 
 class RunConfig(Protocol):
-    """What training reads from ``omnimotion.config.OmniMotionConfig`` (a dataclass)."""
+    """What training reads from ``omnimotion.config.OmniMotionConfig`` (a dataclass; its ``surface``
+    section, a ``SurfaceModelConfig``, is read when ``train.method`` is ``surface``)."""
 
     data_dir: str
     model: ModelConfig
@@ -80,7 +84,9 @@ class Trainer:
         self.sampler = CorrespondenceSampler(self.data, self.tcfg, self.tcfg.num_imgs)
         self.sampler.check_files()
         self.num_frames = self.sampler.num_frames
-        self.model = OmniMotionModel(cfg.model, self.num_frames, self.sampler.image_hw).to(self.device)
+        self.method = self.tcfg.method
+        model_cfg = method_config(self.method, cfg.model, getattr(cfg, "surface", None))
+        self.model = build_model(model_cfg, self.num_frames, self.sampler.image_hw).to(self.device)
         self.optimizer = torch.optim.Adam(self._param_groups())
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=self.tcfg.lrate_decay_steps,
                                                          gamma=self.tcfg.lrate_decay_factor)
@@ -94,6 +100,10 @@ class Trainer:
         self.history: list[dict[str, float]] = []  # scalars of every step of this process, for benchmarks
 
     def _param_groups(self) -> list[dict[str, Any]]:
+        if self.method == "surface":
+            lrs = {"heads": self.tcfg.lr_heads, "grids": self.tcfg.lr_grids, "depth": self.tcfg.lr_depth}
+            return [{"params": params, "lr": lrs[name], "name": name}
+                    for name, params in self.model.parameter_groups().items()]
         lrs = {"feature_mlp": self.tcfg.lr_feature, "deform_mlp": self.tcfg.lr_deform,
                "color_mlp": self.tcfg.lr_color}
         groups = [{"params": list(getattr(self.model, name).parameters()), "lr": lrs[name], "name": name}
@@ -107,6 +117,8 @@ class Trainer:
     # ----- one step ---------------------------------------------------------------------------------
     def loss_terms(self, batch: CorrespondenceBatch, step: int) -> dict[str, torch.Tensor]:
         """Every unweighted loss term for ``batch`` (on the trainer's device)."""
+        if self.method == "surface":
+            return surface_loss_terms(self.model, batch, self.sampler.image_hw, self.tcfg.max_padding)
         mcfg = self.model.cfg
         inputs = training_forward(self.model, batch, self._smoothness_index(batch.frame_i),
                                   mask_near=mcfg.mask_near and step < MASK_NEAR_STEPS, generator=self.generator)
@@ -126,7 +138,7 @@ class Trainer:
         step = self.step
         batch = self.sampler.sample(step).to(self.device)
         terms = self.loss_terms(batch, step)
-        weights = loss_weights(step, self.tcfg)
+        weights = surface_loss_weights(self.tcfg) if self.method == "surface" else loss_weights(step, self.tcfg)
         loss = weighted_total(terms, weights)
         if not torch.isfinite(loss):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
@@ -160,8 +172,11 @@ class Trainer:
 
     # ----- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {name: getattr(self.model, name).state_dict() for name in SUBMODULES}
-        state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+        if self.method == "surface":
+            state: dict[str, Any] = {SURFACE_MODEL_KEY: self.model.state_dict()}
+        else:
+            state = {name: getattr(self.model, name).state_dict() for name in SUBMODULES}
+        state.update(method=self.method, optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      num_imgs=self.num_frames, step=self.step, sampler=self.sampler.state_dict(),
                      rng={"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
                      config=dataclasses.asdict(self.cfg), image_hw=list(self.sampler.image_hw))
@@ -178,13 +193,19 @@ class Trainer:
         if state.get("num_imgs", self.num_frames) != self.num_frames:
             raise ValueError(f"checkpoint {path} was trained on {state['num_imgs']} frames but "
                              f"{self.data.root} gives {self.num_frames}; the model is tied to its frame count")
-        for name in SUBMODULES:
+        stored = state.get("method", "omnimotion")
+        if stored != self.method:
+            raise ValueError(f"checkpoint {path} holds a '{stored}' model but method = {self.method}; set "
+                             f"--method {stored} or train from scratch with --no_reload")
+        names = (SURFACE_MODEL_KEY,) if self.method == "surface" else SUBMODULES
+        for name in names:
+            module = self.model if name == SURFACE_MODEL_KEY else getattr(self.model, name)
             try:
-                getattr(self.model, name).load_state_dict(state[name])
+                module.load_state_dict(state[name])
             except RuntimeError as err:
                 raise ValueError(f"checkpoint {path} does not fit the configured model ({name}): the model "
-                                 "settings (widths, layers, use_affine) must match those it was trained "
-                                 f"with. Details: {str(err).splitlines()[0]}") from err
+                                 "settings (widths, layers, use_affine; surface_* keys) must match those it "
+                                 f"was trained with. Details: {str(err).splitlines()[0]}") from err
         if self.tcfg.load_opt and "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.tcfg.load_scheduler and "scheduler" in state:

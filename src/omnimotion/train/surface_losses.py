@@ -1,0 +1,67 @@
+"""Training losses of the fast single-surface variant (``method = surface``, spec §8.1).
+
+No RGB term and no ray samples: one step maps the batch's pixels with ``SurfaceModel.correspondences`` and
+evaluates
+* ``flow`` / ``flow_grad``: the faithful method's robust L1 on the mapped pixels and on differences of
+  consecutive points (``losses.flow_loss``, ``losses.consecutive_difference_loss``);
+* ``depth_consistency``: ``|depth_j - surface_depth_j|`` on covisible correspondences that land inside frame j
+  (a visible point must lie on the target's surface, otherwise the depth test means nothing);
+* ``occlusion_hinge``: ``relu(2 * tolerance - (depth_j - surface_depth_j))`` on occluded-but-reliable
+  correspondences, pushing them behind the target's surface by twice the occlusion tolerance;
+* ``depth_smooth``: mean absolute difference of neighbouring cells of every frame's depth grid.
+
+Occluded-but-reliable pairs are recognised from the batch alone: the sampler draws pixels of pairs more than
+one frame apart only where the flow is reliable or occluded-but-reliable, and reverse-direction points keep
+a weight only when covisible, so ``weight > 0 & ~covisible & |j - i| >= 2`` is exactly that set.
+
+Shapes: ``n`` correspondences; points ``(x, y)`` px of the fitted frames; depths in local-volume units.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from omnimotion.model.surface import SurfaceModel
+from omnimotion.train.losses import consecutive_difference_loss, flow_loss, inside_image
+from omnimotion.train.options import TrainConfig
+from omnimotion.train.sampler import CorrespondenceBatch
+
+__all__ = ["surface_loss_terms", "surface_loss_weights", "depth_grid_smoothness", "masked_mean"]
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``values [n]`` where ``mask [n]``; 0 (with a gradient path) when the mask is empty."""
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def depth_grid_smoothness(cells: Tensor) -> Tensor:
+    """Mean absolute difference of horizontally and vertically neighbouring cells of ``cells [T, gh, gw]``."""
+    dx = (cells[:, :, 1:] - cells[:, :, :-1]).abs()
+    dy = (cells[:, 1:, :] - cells[:, :-1, :]).abs()
+    return (dx.sum() + dy.sum()) / max(dx.numel() + dy.numel(), 1)
+
+
+def surface_loss_terms(model: SurfaceModel, batch: CorrespondenceBatch, image_hw: tuple[int, int],
+                       max_padding: float = 0.0) -> dict[str, Tensor]:
+    """Every unweighted loss term of one step; keys match ``surface_loss_weights``."""
+    corr = model.correspondences(batch.pts_i, batch.frame_i, batch.frame_j)
+    valid_j = inside_image(corr.points_j, image_hw, max_padding)
+    gap = corr.depth_j - corr.surface_depth_j
+    covisible = batch.covisible & inside_image(corr.points_j, image_hw)
+    occluded = (batch.weights > 0) & ~batch.covisible & ((batch.frame_j - batch.frame_i).abs() >= 2)
+    tolerance = model.cfg.depth_tolerance
+    return {
+        "flow": flow_loss(corr.points_j, batch.pts_j, batch.weights, valid_j),
+        "flow_grad": consecutive_difference_loss(corr.points_j[valid_j], batch.pts_j[valid_j],
+                                                 batch.weights[valid_j]),
+        "depth_consistency": masked_mean(gap.abs(), covisible.float()),
+        "occlusion_hinge": masked_mean(torch.relu(2 * tolerance - gap), occluded.float()),
+        "depth_smooth": depth_grid_smoothness(model.depth.cells()),
+    }
+
+
+def surface_loss_weights(cfg: TrainConfig) -> dict[str, float]:
+    """Constant weights of the surface terms (no schedule: nothing needs a warm-up without RGB and rays)."""
+    return {"flow": 1.0, "flow_grad": 0.1, "depth_consistency": cfg.depth_consistency_weight,
+            "occlusion_hinge": cfg.occlusion_hinge_weight, "depth_smooth": cfg.depth_smooth_weight}
