@@ -32,7 +32,7 @@ from omnimotion.track.export import save_csv
 from omnimotion.train import fit
 from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
 
-__all__ = ["RunOutputs", "run", "CHAIN_DIRECT_MAX_GAP", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
+__all__ = ["RunOutputs", "run", "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ CHAIN_DIRECT_MAX_GAP = 1
 """Long-range training targets come from checked chains of consecutive flows, not from direct long-gap flows:
 with DIS, direct long-gap flows pass the cycle check while wrong (benchmarks/bench_supervision_quality.py:
 median error of the valid targets 2.5 vs 17 px at gaps 5-8, 10.9 vs 37 px at gaps 17-31)."""
+
+DEFAULT_PRESET = "surface"
+"""The CPU-practical default: the fast single-surface variant (measured above chained flow on DAVIS clips,
+where the faithful ``fast`` preset scores far below it; see README)."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
@@ -58,7 +62,7 @@ class RunOutputs:
     summary: Path
 
 
-def make_config(preset: str | None = "fast", config_path: str | Path | None = None,
+def make_config(preset: str | None = DEFAULT_PRESET, config_path: str | Path | None = None,
                 overrides: Sequence[str] = (), device: str | None = None) -> OmniMotionConfig:
     """A run configuration: ``preset`` values, then the config file, then ``--key value`` overrides."""
     if config_path is not None:
@@ -89,7 +93,7 @@ def track_with_model(checkpoint: Path, queries: np.ndarray, device: str = "auto"
     return tracker(queries)
 
 
-def run(source: str | Path, out_dir: str | Path, *, preset: str | None = "fast",
+def run(source: str | Path, out_dir: str | Path, *, preset: str | None = DEFAULT_PRESET,
         config_path: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
         grid_step: int | None = None, flow: str = "dis", max_side: int = 256,
         chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, progress: bool = True) -> RunOutputs:
@@ -143,7 +147,7 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
     extra = dict(options.extra)
     data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False,
                    chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)))
-    cfg = make_config(extra.pop("preset", "fast"), extra.pop("config", None),
+    cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
                       [f"--{key}={value}" for key, value in extra.items()])
     checkpoint = train_until_done(data.root, cfg)
     tracks = track_with_model(checkpoint, queries, device=cfg.train.device)

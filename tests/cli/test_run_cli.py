@@ -35,7 +35,7 @@ def test_run_makes_tracks_and_pictures_then_resumes(tmp_path, capsys, caplog):
     assert tracks.tracks.shape == (4 * 6, 5, 2) and tracks.occluded.shape == (24, 5)
     assert tracks.fps == pytest.approx(7)
     np.testing.assert_allclose(tracks.tracks[:, 0], tracks.queries[:, 1:], atol=1e-4)
-    assert (out / "out" / "fast" / "model_000004.pth").exists()
+    assert (out / "out" / "surface" / "model_000004.pth").exists()  # the default preset
     with av.open(str(out / "tracks.mp4")) as container:  # readable by a second library
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 5 and frames[0].shape == (32, 96, 3)  # input beside the tracks

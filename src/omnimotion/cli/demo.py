@@ -1,4 +1,4 @@
-"""``omnimotion demo``: the whole pipeline on a short clip shipped with the package, with the fast preset."""
+"""``omnimotion demo``: the whole pipeline on a short clip shipped with the package, with the CPU-practical surface preset."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ DEMO_CLIP = "demo.mp4"
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         name, help="run the whole pipeline on a small clip shipped with the package",
-        description="Prepare, train (fast preset), track and render a 24-frame synthetic clip that ships "
+        description="Prepare, train (surface preset), track and render a 24-frame synthetic clip that ships "
                     "with the package; prints where the video and the tracks are.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="runs/demo", help="output data directory")

@@ -29,8 +29,9 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``demo``."""
-    parser.add_argument("--preset", default="fast", choices=sorted(PRESETS) + ["none"],
-                        help="training preset ('none': the official defaults, very slow on a CPU)")
+    parser.add_argument("--preset", default="surface", choices=sorted(PRESETS) + ["none"],
+                        help="training preset: surface (fast single-surface variant), fast (the faithful method, "
+                             "CPU-sized), none (the official defaults, very slow on a CPU)")
     parser.add_argument("--config", default=None, help="official-format config file (applied over the preset)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config key, e.g. --set num_iters=500 (repeatable)")
