@@ -98,7 +98,7 @@ class RaftFlow:
         import torch.nn.functional as F
 
         height, width = image_a.shape[:2]
-        pad_h, pad_w = (-height) % 8, (-width) % 8
+        pad_h, pad_w = _padding(height), _padding(width)
         # Same split as the official InputPadder: half of the padding on each side.
         pads = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
         batch = torch.from_numpy(np.stack([image_a, image_b])).permute(0, 3, 1, 2).float()
@@ -121,3 +121,12 @@ class RaftFlow:
 
     def __repr__(self) -> str:
         return f"RaftFlow(weights={str(self.weights)!r}, small={self.small}, iters={self.iters})"
+
+
+MIN_SIDE = 128
+"""torchvision's RAFT needs feature maps of at least 16 cells (inputs of 128 px) for its correlation pyramid."""
+
+
+def _padding(size: int) -> int:
+    """Pixels to add to one side length: up to a multiple of 8 and at least MIN_SIDE."""
+    return max(MIN_SIDE, size + (-size) % 8) - size
