@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from omnimotion.config import OmniMotionConfig, load_config, parse_values, resolve
+from omnimotion.config import OmniMotionConfig, parse_values, resolve
 from omnimotion.eval.methods import MethodOptions, register_method
 from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint

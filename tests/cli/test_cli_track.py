@@ -17,13 +17,6 @@ TINY = ModelConfig(num_samples_ray=8, nvp_hidden=32, code_dim=16, time_hidden=32
                    num_coupling_layers=3, affine_num_layers=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models: a second OpenMP thread only spins against other work on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

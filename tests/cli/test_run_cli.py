@@ -3,7 +3,6 @@
 import av
 import numpy as np
 import pytest
-import torch
 
 from omnimotion.cli.demo import demo_clip_path
 from omnimotion.cli.main import main
@@ -12,14 +11,6 @@ from omnimotion.synthetic import make_clip, write_video
 from omnimotion.track import load_tracks
 
 TINY = ["--set", "num_iters=4", "--set", "i_weight=2", "--set", "num_pts=16", "--set", "num_pairs=2"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_run_makes_tracks_and_pictures_then_resumes(tmp_path, capsys, caplog):

@@ -11,14 +11,6 @@ from omnimotion.model.surface import SurfaceModel, SurfaceModelConfig
 from omnimotion.synthetic import make_clip
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_initial_model_is_the_identity_at_mid_depth_and_visible():
     model = SurfaceModel(SurfaceModelConfig(), num_frames=4, image_hw=(20, 30))
     assert model.num_frames == 4 and model.image_hw == (20, 30) and (model.height, model.width) == (20, 30)
@@ -73,7 +65,7 @@ def _exact_correspondences(clip):
     return tuple(torch.from_numpy(np.concatenate(a)) for a in (src, dst, fi, fj, occ))
 
 
-def test_short_fit_to_a_translating_clip_beats_zero_motion(one_thread):
+def test_short_fit_to_a_translating_clip_beats_zero_motion():
     # Background and one sprite translate at different constant velocities (exact flows); plain Adam on
     # the L1 flow error, 150 steps of 512 correspondences. lr 3e-3 is the measured stable rate (1e-2
     # diverged after ~150 steps with sub-pixel plane cells); planes are sized to this 32 px clip.
@@ -108,7 +100,7 @@ def test_short_fit_to_a_translating_clip_beats_zero_motion(one_thread):
     assert elapsed < 30, f"fit took {elapsed:.1f} s"
 
 
-def test_short_fit_with_occluders_learns_to_flag_occlusion(one_thread):
+def test_short_fit_with_occluders_learns_to_flag_occlusion():
     # Two sprites cross over a moving background, so sprite and background points are hidden in some
     # frames (about 6 % of the correspondences). Loop: L1 flow on every correspondence + a depth term (the
     # trainer's to-be): visible points land on the target frame's surface (|gap|), occluded ones at least

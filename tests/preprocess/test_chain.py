@@ -99,7 +99,7 @@ def datadir_with(tmp_path, clip, flow_fn, max_gap=None):
 
 def visible_throughout(clip, i, j):
     """Pixels of frame i whose surface point is visible in every frame from i to j."""
-    queries = np.concatenate([np.full((H_ := clip.height * clip.width, 1), i),
+    queries = np.concatenate([np.full((clip.height * clip.width, 1), i),
                               pixel_grid(clip.height, clip.width).reshape(-1, 2)], axis=1)
     _, occluded = clip.track(queries)
     lo, hi = min(i, j), max(i, j)

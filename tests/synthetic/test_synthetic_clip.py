@@ -1,11 +1,10 @@
 """Ground truth of omnimotion.synthetic.clip: rendering convention, exact flow, occlusion, tracks."""
 
-import cv2
 import numpy as np
 import pytest
 
 from omnimotion.coords import pixel_grid
-from omnimotion.synthetic import Ellipse, Layer, Polygon, SyntheticClip, make_clip, render_clip
+from omnimotion.synthetic import Ellipse, Layer, Polygon, SyntheticClip, render_clip
 
 H, W, T = 24, 32, 6
 BG_VELOCITY = np.array([0.37, -0.21])  # px/frame, sub-pixel on purpose

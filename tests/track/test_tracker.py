@@ -127,18 +127,9 @@ def test_mixed_motion_clip_with_two_sprites_and_an_exit():
     assert np.mean(tracks.occluded == gt_occluded) > 0.99
 
 
-@pytest.fixture
-def one_thread():
-    # tiny models: a second OpenMP thread only spins against other work on a shared 2-core machine
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
-def test_fast_path_matches_model_correspondences(one_thread):
+def test_fast_path_matches_model_correspondences():
     # the source-ray reuse with a real (randomly initialised) OmniMotionModel gives what
     # model.correspondences(use_max_loc=True) + occlusion_score give, pair by pair
     import torch

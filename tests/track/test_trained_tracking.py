@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from track_doubles import write_exact_data_dir
 
 from omnimotion.config import resolve
@@ -15,18 +14,13 @@ ITERS = 200
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small batches: a second thread only spins on a shared 2-core machine
-    try:
-        clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, motion="translate", seed=3)
-        data = write_exact_data_dir(clip, tmp_path_factory.mktemp("trained") / "clip")
-        cfg = resolve({"num_iters": ITERS, "i_weight": ITERS, "i_img": 10**6, "i_print": 10**6,
-                       "i_cache": 10**6, "device": "cpu", "tensorboard": False, "progress": False}, preset="fast")
-        tracker = Tracker.from_checkpoint(fit(data.root, cfg), device="cpu", progress=False)
-        queries = grid_queries((32, 32), 3, frame=0)
-        yield clip, tracker, queries, tracker(queries)
-    finally:
-        torch.set_num_threads(threads)
+    clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, motion="translate", seed=3)
+    data = write_exact_data_dir(clip, tmp_path_factory.mktemp("trained") / "clip")
+    cfg = resolve({"num_iters": ITERS, "i_weight": ITERS, "i_img": 10**6, "i_print": 10**6,
+                   "i_cache": 10**6, "device": "cpu", "tensorboard": False, "progress": False}, preset="fast")
+    tracker = Tracker.from_checkpoint(fit(data.root, cfg), device="cpu", progress=False)
+    queries = grid_queries((32, 32), 3, frame=0)
+    yield clip, tracker, queries, tracker(queries)
 
 
 @pytest.mark.slow

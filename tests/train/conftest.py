@@ -13,17 +13,6 @@ from omnimotion.io.datadir import DataDir
 FlowFn = Callable[[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids OpenMP spin-wait contention."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def write_prepared_dir(root: Path, video: np.ndarray, pair_fn: FlowFn) -> DataDir:
     """Write frames ``[T,H,W,3]`` uint8 and, for every ordered pair, ``pair_fn(i, j)`` ->
     (flow [H,W,2], reliable [H,W], occluded_reliable [H,W]); count maps and stats follow from the masks."""
