@@ -42,8 +42,8 @@ with DIS, direct long-gap flows pass the cycle check while wrong (benchmarks/ben
 median error of the valid targets 2.5 vs 17 px at gaps 5-8, 10.9 vs 37 px at gaps 17-31)."""
 
 DEFAULT_PRESET = "surface"
-"""The CPU-practical default: the fast single-surface variant (measured above chained flow on DAVIS clips,
-where the faithful ``fast`` preset scores far below it; see README)."""
+"""The CPU-practical default: the fast single-surface variant (about parity with chained flow on DAVIS clips,
+where the faithful ``fast`` preset scores far below it, in less time; see README)."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
