@@ -29,7 +29,7 @@ from omnimotion.io.video import video_fps
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.track import Tracker, Tracks, grid_queries, save_tracks
 from omnimotion.track.export import save_csv
-from omnimotion.train import fit
+from omnimotion.train import fit, output_dir
 from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
 
 __all__ = ["RunOutputs", "run", "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
@@ -76,7 +76,7 @@ def make_config(preset: str | None = DEFAULT_PRESET, config_path: str | Path | N
 
 def train_until_done(data_dir: Path, cfg: OmniMotionConfig) -> Path:
     """Fit the model, continuing from the newest checkpoint; skip when it already reached ``num_iters``."""
-    out_dir = _train_out_dir(data_dir, cfg)
+    out_dir = output_dir(data_dir, cfg.train)
     newest = latest_checkpoint(out_dir) if out_dir.is_dir() else None
     if newest is not None and checkpoint_step(newest) >= cfg.train.num_iters:
         logger.info("training already finished (%s); delete %s to train again", newest.name, out_dir)
@@ -123,12 +123,6 @@ def _write_outputs(data: DataDir, checkpoint: Path, tracks: Tracks) -> RunOutput
     write_grid_video(outputs.grid_video, frames, tracks)
     write_summary_png(outputs.summary, frames, tracks)
     return outputs
-
-
-def _train_out_dir(data_dir: Path, cfg: OmniMotionConfig) -> Path:
-    save_dir = Path(cfg.train.save_dir)
-    base = save_dir if save_dir.is_absolute() else Path(data_dir) / save_dir
-    return base / (cfg.train.expname or "default")
 
 
 def _source_fps(source: Path) -> float:

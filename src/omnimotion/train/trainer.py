@@ -93,9 +93,7 @@ class Trainer:
         # the stratified jitter has its own generator so that its state can be checkpointed exactly
         self.generator = torch.Generator(device=self.device).manual_seed(self.tcfg.seed)
         self.step = 0
-        save_dir = Path(self.tcfg.save_dir)
-        self.out_dir = (save_dir if save_dir.is_absolute() else self.data.root / save_dir) / (
-            self.tcfg.expname or "default")
+        self.out_dir = output_dir(self.data.root, self.tcfg)
         self._stop_requested = False
         self.history: list[dict[str, float]] = []  # scalars of every step of this process, for benchmarks
 
@@ -288,6 +286,12 @@ class _stop_on_sigint:
     def __exit__(self, *exc) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+
+
+def output_dir(data_dir: str | Path, tcfg: TrainConfig) -> Path:
+    """Where a run writes checkpoints and logs: ``<data_dir>/<save_dir>/<expname>`` (absolute save_dir as is)."""
+    save_dir = Path(tcfg.save_dir)
+    return (save_dir if save_dir.is_absolute() else Path(data_dir) / save_dir) / (tcfg.expname or "default")
 
 
 def fit(data_dir: str | Path, cfg: RunConfig, resume: bool = False) -> Path:
