@@ -1,6 +1,7 @@
 """One call from a video to tracks and pictures: prepare -> fit -> track -> render.
 
-Used by ``omnimotion run``, ``omnimotion demo`` and the evaluation's ``omnimotion`` method. Every stage
+Used by ``omnimotion run``, ``omnimotion demo``, the evaluation's ``omnimotion`` method and ``omnimotion batch``
+(which runs the three stage functions ``prepare_stage``, ``train_stage``, ``track_stage`` as one task each). Every stage
 resumes: preprocessing skips finished pairs, training continues from the newest checkpoint (and is skipped
 when it already reached ``num_iters``), tracking and pictures are cheap and redone.
 
@@ -32,7 +33,8 @@ from omnimotion.track.export import save_csv
 from omnimotion.train import fit, output_dir
 from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
 
-__all__ = ["RunOutputs", "run", "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
+__all__ = ["RunOutputs", "RunSettings", "run", "prepare_stage", "train_stage", "track_stage", "CHAIN_DIRECT_MAX_GAP",
+           "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,21 +95,62 @@ def track_with_model(checkpoint: Path, queries: np.ndarray, device: str = "auto"
     return tracker(queries)
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything ``run`` needs besides the input and the output folder (picklable, so that
+    ``omnimotion.batch`` can send it to workers that run one stage each).
+
+    preset, config_path, overrides: the training configuration (``make_config``).
+    device: torch device of training and tracking ("auto", "cpu", "cuda").
+    grid_step: pixels between tracked grid points (None: about ``DEFAULT_GRID_POINTS`` per side).
+    flow, max_side, chain_direct_max_gap, workers: preprocessing options (``prepare``; workers None: all cores).
+    """
+
+    preset: str | None = DEFAULT_PRESET
+    config_path: str | None = None
+    overrides: tuple[str, ...] = ()
+    device: str = "auto"
+    grid_step: int | None = None
+    flow: str = "dis"
+    max_side: int | None = 256
+    chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP
+    workers: int | None = None
+
+
 def run(source: str | Path, out_dir: str | Path, *, preset: str | None = DEFAULT_PRESET,
         config_path: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
         grid_step: int | None = None, flow: str = "dis", max_side: int = 256,
         chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, progress: bool = True) -> RunOutputs:
     """Video (file or frame folder) -> data directory, trained model, tracks of a grid, pictures."""
-    out = Path(out_dir)
-    data = prepare(source, out, flow=flow, max_side=max_side, chain_direct_max_gap=chain_direct_max_gap,
+    settings = RunSettings(preset=preset, config_path=None if config_path is None else str(config_path),
+                           overrides=tuple(overrides), device=device, grid_step=grid_step, flow=flow,
+                           max_side=max_side, chain_direct_max_gap=chain_direct_max_gap)
+    data = prepare_stage(source, out_dir, settings, progress=progress)
+    checkpoint = train_stage(data.root, settings)
+    return track_stage(source, data.root, checkpoint, settings)
+
+
+def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings,
+                  progress: bool = True) -> DataDir:
+    """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes)."""
+    return prepare(source, Path(out_dir), flow=settings.flow, max_side=settings.max_side,
+                   chain_direct_max_gap=settings.chain_direct_max_gap, workers=settings.workers,
                    progress=progress)
-    cfg = make_config(preset, config_path, overrides, device)
-    checkpoint = train_until_done(data.root, cfg)
-    fps = _source_fps(Path(source))
+
+
+def train_stage(data_dir: str | Path, settings: RunSettings) -> Path:
+    """Stage 2 of ``run``: fit the model on a prepared data directory (resumes; skipped when finished)."""
+    cfg = make_config(settings.preset, settings.config_path, settings.overrides, settings.device)
+    return train_until_done(Path(data_dir), cfg)
+
+
+def track_stage(source: str | Path, data_dir: str | Path, checkpoint: Path, settings: RunSettings) -> RunOutputs:
+    """Stage 3 of ``run``: track a grid of points from frame 0 and write tracks, videos and the summary."""
+    data = DataDir(Path(data_dir))
     height, width = data.image_hw
-    step = grid_step or max(1, min(height, width) // DEFAULT_GRID_POINTS)
-    tracks = track_with_model(checkpoint, grid_queries((height, width), step, frame=0,
-                                                       num_frames=data.num_frames), device, fps=fps)
+    step = settings.grid_step or max(1, min(height, width) // DEFAULT_GRID_POINTS)
+    queries = grid_queries((height, width), step, frame=0, num_frames=data.num_frames)
+    tracks = track_with_model(checkpoint, queries, settings.device, fps=_source_fps(Path(source)))
     return _write_outputs(data, checkpoint, tracks)
 
 
