@@ -33,7 +33,7 @@ from omnimotion.track.export import save_csv
 from omnimotion.train import fit, output_dir
 from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
 
-__all__ = ["RunOutputs", "RunSettings", "run", "prepare_stage", "train_stage", "track_stage", "CHAIN_DIRECT_MAX_GAP",
+__all__ = ["RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage", "track_stage", "CHAIN_DIRECT_MAX_GAP",
            "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
 
 logger = logging.getLogger(__name__)
@@ -125,6 +125,11 @@ def run(source: str | Path, out_dir: str | Path, *, preset: str | None = DEFAULT
     settings = RunSettings(preset=preset, config_path=None if config_path is None else str(config_path),
                            overrides=tuple(overrides), device=device, grid_step=grid_step, flow=flow,
                            max_side=max_side, chain_direct_max_gap=chain_direct_max_gap)
+    return run_stages(source, out_dir, settings, progress)
+
+
+def run_stages(source: str | Path, out_dir: str | Path, settings: RunSettings, progress: bool = True) -> RunOutputs:
+    """``run`` with its options in a ``RunSettings``: the three stages in order, in this process."""
     data = prepare_stage(source, out_dir, settings, progress=progress)
     checkpoint = train_stage(data.root, settings)
     return track_stage(source, data.root, checkpoint, settings)

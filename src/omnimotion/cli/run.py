@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omnimotion.cli.main import parse_key_values
 from omnimotion.config import PRESETS
 
-__all__ = ["add_parser", "run", "add_run_options", "run_and_report"]
+if TYPE_CHECKING:
+    from omnimotion.api import RunSettings
+
+__all__ = ["add_parser", "run", "add_run_options", "run_and_report", "run_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_and_report(source: Path, out: Path, args: argparse.Namespace) -> int:
-    from omnimotion.api import run as run_pipeline
+    from omnimotion.api import run_stages
 
-    overrides = [f"--{key}={value}" for key, value in parse_key_values(args.set).items()]
-    outputs = run_pipeline(source, out, preset=None if args.preset == "none" else args.preset,
-                           config_path=args.config, overrides=overrides, device=args.device,
-                           grid_step=args.grid_step, flow=args.flow, max_side=args.max_side)
+    outputs = run_stages(source, out, run_settings(args))
     print(f"tracks:   {outputs.tracks} (and {outputs.csv.name})")
     print(f"video:    {outputs.video}")
     print(f"grid:     {outputs.grid_video}")
@@ -63,3 +64,12 @@ def run_and_report(source: Path, out: Path, args: argparse.Namespace) -> int:
     print(f"model:    {outputs.checkpoint}")
     return 0
 
+
+def run_settings(args: argparse.Namespace, workers: int | None = None) -> RunSettings:
+    """The ``RunSettings`` given by the options of ``add_run_options`` (shared by run, demo and batch)."""
+    from omnimotion.api import RunSettings
+
+    overrides = tuple(f"--{key}={value}" for key, value in parse_key_values(args.set).items())
+    return RunSettings(preset=None if args.preset == "none" else args.preset, config_path=args.config,
+                       overrides=overrides, device=args.device, grid_step=args.grid_step, flow=args.flow,
+                       max_side=args.max_side, workers=workers)
