@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, str] = {
     "track": "omnimotion.cli.track",
     "eval": "omnimotion.cli.eval",
     "run": "omnimotion.cli.run",
+    "batch": "omnimotion.cli.batch",
     "demo": "omnimotion.cli.demo",
 }
 
