@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method)
+from omnimotion.batch import ray_job_map, ray_session
+from omnimotion.cli.batch import add_ray_options, require_ray, task_resources
 from omnimotion.cli.main import parse_key_values
-from omnimotion.eval import CYCLE_TH_PX, EvalConfig, MethodOptions, available_methods, run_evaluation
+from omnimotion.eval import CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, available_methods, run_evaluation
 
 __all__ = ["add_parser", "run"]
 
@@ -42,6 +44,7 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="config override for the omnimotion method, e.g. --set num_iters=500 (repeatable)")
     parser.add_argument("--max_videos", type=int, default=None, help="evaluate only the first N videos")
     parser.add_argument("--no_plots", action="store_true", help="skip the per-video track pictures")
+    add_ray_options(parser, "no Ray, the videos one after another in this process")
     return parser
 
 
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvalConfig(dataset=args.dataset, methods=methods, out_dir=Path(args.out), query_mode=args.query_mode,
                         max_videos=args.max_videos, plots=not args.no_plots,
                         method_options=MethodOptions(flow=args.flow, cycle_th_px=args.cycle_th_px, extra=extra))
-    results = run_evaluation(config)
+    results = _evaluate(config, args)
     sys.stdout.write(results.markdown)
     log.info("wrote %s and %s", Path(args.out) / "results.csv", Path(args.out) / "results.md")
     if results.failures:
@@ -64,3 +67,15 @@ def run(args: argparse.Namespace) -> int:
                   Path(args.out) / "results.md")
         return 1
     return 0
+
+
+def _evaluate(config: EvalConfig, args: argparse.Namespace) -> EvalResults:
+    """In this process, or with --address one Ray task per video (its methods that have no cached result)."""
+    if args.address is None:
+        return run_evaluation(config)
+    require_ray()
+    config.out_dir = config.out_dir.resolve()  # workers may run in another working directory
+    with ray_session(args.address, args.num_cpus, worker_logs=args.verbose) as dashboard:
+        if dashboard:
+            print(f"Ray dashboard: {dashboard}")
+        return run_evaluation(config, ray_job_map(task_resources(args)))

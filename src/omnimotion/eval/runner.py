@@ -14,13 +14,14 @@ A video or method that fails is logged, listed in ``results.md`` and skipped; th
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
@@ -32,7 +33,7 @@ from omnimotion.eval.scoring import score_predictions
 from omnimotion.eval.tapvid import QuerySet, sample_queries
 from omnimotion.io.atomic import save_json
 
-__all__ = ["EvalConfig", "EvalResults", "run_evaluation", "evaluate_one"]
+__all__ = ["EvalConfig", "EvalResults", "JobMap", "run_evaluation", "evaluate_one"]
 
 log = logging.getLogger(__name__)
 
@@ -68,28 +69,57 @@ class EvalResults:
     markdown: str
 
 
-def run_evaluation(config: EvalConfig) -> EvalResults:
-    """Run, cache and tabulate; writes ``results.csv`` and ``results.md`` into ``config.out_dir``."""
+JobMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
+"""``map_jobs(func, jobs)`` -> ``func(job)`` for every job, in job order (the builtin ``map`` is one). A map that
+runs jobs elsewhere (``omnimotion.batch.ray_job_map``) may yield, for a job that could not run at all, the
+exception that stopped it."""
+
+
+def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
+    """Run, cache and tabulate; writes ``results.csv`` and ``results.md`` into ``config.out_dir``.
+
+    A job is one video with its methods that have no cached result; ``map_jobs`` runs the jobs (default: one
+    after another in this process). Each job writes its cache entries itself, so finished work survives an
+    interruption wherever it ran.
+    """
     if config.query_mode not in ("strided", "first"):
         raise ValueError(f"query_mode must be 'strided' or 'first', got {config.query_mode!r}")
     methods = {name: get_method(name) for name in config.methods}  # unknown names fail before any work
     out_dir = Path(config.out_dir)
+    plans = []
+    for source in iter_videos(config.dataset, config.max_videos):
+        cached = {name: _read_cache(_cache_path(out_dir, source.name, name), _settings(config, name))
+                  for name in methods}
+        plans.append((source, [row for row in cached.values() if row is not None],
+                      [name for name, row in cached.items() if row is None]))
+    jobs = [(source, pending) for source, _, pending in plans if pending]
+    outcomes = iter(map_jobs(functools.partial(_evaluate_video, config), jobs))
     rows: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
-    for source in tqdm(list(iter_videos(config.dataset, config.max_videos)), desc="eval videos", unit="video"):
-        pending = []
-        for name in methods:
-            cached = _read_cache(_cache_path(out_dir, source.name, name), _settings(config, name))
-            if cached is not None:
-                rows.append(cached)
-            else:
-                pending.append(name)
-        if pending:
-            _run_pending(config, source, pending, rows, failures)
+    for source, cached_rows, pending in tqdm(plans, desc="eval videos", unit="video"):
+        rows.extend(cached_rows)
+        if not pending:
+            continue
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            failures.extend({"video": source.name, "method": name, "error": _describe(outcome)} for name in pending)
+        else:
+            video_rows, video_failures = outcome
+            rows.extend(video_rows)
+            failures.extend(video_failures)
     markdown = write_results(out_dir, rows, failures)
     for failure in failures:
         log.error("failed: %s (%s): %s", failure["video"], failure["method"], failure["error"])
     return EvalResults(rows, failures, markdown)
+
+
+def _evaluate_video(config: EvalConfig, job: tuple[VideoSource, list[str]]) -> tuple[list[dict], list[dict]]:
+    """One job of ``run_evaluation``: (rows, failures) of the video's pending methods, caching each result."""
+    source, pending = job
+    rows: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    _run_pending(config, source, pending, rows, failures)
+    return rows, failures
 
 
 def _run_pending(config: EvalConfig, source: VideoSource, pending: list[str], rows: list, failures: list) -> None:
