@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from omnimotion.cli.main import UserError, run_reporting_errors
+from omnimotion.flow.opencv import DEFAULT_DIS_PRESET, DIS_PRESETS
 
 __all__ = ["add_parser", "run", "main_processing", "filter_raft"]
 
@@ -23,7 +24,8 @@ def _add_flow_arguments(parser: argparse.ArgumentParser, flow_default: str | Non
     parser.add_argument("--flow_weights", default=None, metavar="PATH",
                         help="raft: torchvision RAFT state dict; None = torchvision's weights cache")
     parser.add_argument("--raft_small", action="store_true", help="raft: use RAFT-small instead of RAFT-large")
-    parser.add_argument("--dis_preset", default="medium", help="dis: ultrafast, fast or medium")
+    parser.add_argument("--dis_preset", default=DEFAULT_DIS_PRESET, choices=sorted(DIS_PRESETS),
+                        help="dis: OpenCV's ultrafast, fast, medium, or fine (medium at full resolution)")
     parser.add_argument("--workers", type=int, default=None, help="processes; None = all cores")
     parser.add_argument("--appearance", default="auto",
                         help="appearance check: auto (DINO features if present, else embedded), embedded, "

@@ -58,11 +58,15 @@ def available_backends() -> list[str]:
 def get_backend(name: str = "dis", **options: Any) -> FlowBackend:
     """Build the backend called ``name`` with backend-specific ``options``.
 
-    ``dis``: ``preset`` in {"ultrafast", "fast", "medium"} (default "medium").
+    ``name`` may carry a preset after a colon (``"dis:medium"``), the same as ``preset="medium"``.
+    ``dis``: ``preset`` in {"ultrafast", "fast", "medium", "fine"} (default "fine").
     ``raft``: ``weights`` (path to a torchvision RAFT state dict; default: torchvision's weights cache),
     ``small`` (bool), ``iters`` (refinement iterations, default 20 as the official preprocessing),
     ``device`` ("auto", "cpu", "cuda").
     """
+    name, _, preset = name.partition(":")
+    if preset:
+        options = {**options, "preset": preset}
     factory = _FACTORIES.get(name)
     if factory is None:
         raise FlowBackendError(f"unknown flow backend {name!r}; choose one of: {', '.join(available_backends())}")
