@@ -19,6 +19,7 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 from tqdm import tqdm
@@ -26,12 +27,18 @@ from tqdm import tqdm
 from omnimotion.flow.base import FlowBackend
 from omnimotion.io.datadir import DataDir
 
-__all__ = ["pair_schedule", "compute_exhaustive_flows", "FlowRunSummary", "DEFAULT_CHUNK_PAIRS"]
+__all__ = ["pair_schedule", "compute_exhaustive_flows", "FlowRunSummary", "DEFAULT_CHUNK_PAIRS", "ChunkMap"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_PAIRS = 8
 """Pairs per task sent to a worker: small enough for a smooth progress bar, large enough to amortise."""
+
+Chunk = tuple[int, list[int]]
+ChunkMap = Callable[[Callable[[Chunk], tuple[int, int]], list[Chunk]], Iterable[tuple[int, int]]]
+"""``map_chunks(func, chunks)`` -> ``func(chunk)`` (computed, reused) for every chunk ``(i, [j, ...])``, in any
+order: runs the chunks elsewhere, e.g. as Ray tasks on several machines (``omnimotion.batch``). Each chunk writes
+its own flow files (atomically), so a failed or repeated chunk only redoes its pairs."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +66,13 @@ def pair_schedule(num_frames: int, max_gap: int | None = None) -> list[tuple[int
 
 def compute_exhaustive_flows(data: DataDir, backend: FlowBackend, max_gap: int | None = None,
                              workers: int | None = None, progress: bool = True,
-                             chunk_pairs: int = DEFAULT_CHUNK_PAIRS) -> FlowRunSummary:
+                             chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
+                             map_chunks: ChunkMap | None = None) -> FlowRunSummary:
     """Compute and save every missing or invalid flow of ``data``; return what was done.
 
     ``workers`` processes (default ``os.cpu_count()``; 1 runs in this process) each receive a pickled
-    copy of ``backend`` and read the frames from ``data.color_dir`` themselves.
+    copy of ``backend`` and read the frames from ``data.color_dir`` themselves. ``map_chunks``, if given,
+    runs the chunks of ``chunk_pairs`` pairs instead (``workers`` is then unused).
     """
     num_frames = data.num_frames
     if num_frames < 2:
@@ -79,7 +88,7 @@ def compute_exhaustive_flows(data: DataDir, backend: FlowBackend, max_gap: int |
     computed = 0
     with tqdm(total=total, desc=f"flow ({backend.name})", unit="pair", disable=not progress,
               smoothing=0.1) as bar:
-        for done, reused in _run_tasks(data.root, backend, tasks, workers):
+        for done, reused in _run_tasks(data.root, backend, tasks, workers, map_chunks):
             computed += done
             bar.update(done + reused)
             bar.set_postfix(computed=computed, refresh=False)
@@ -97,8 +106,12 @@ def _resolve_workers(workers: int | None, num_tasks: int) -> int:
     return max(1, min(workers, num_tasks))
 
 
-def _run_tasks(root: Path, backend: FlowBackend, tasks: list[tuple[int, list[int]]], workers: int):
-    """Yield (computed, reused) per task; in this process for one worker, else in a process pool."""
+def _run_tasks(root: Path, backend: FlowBackend, tasks: list[Chunk], workers: int, map_chunks: ChunkMap | None):
+    """Yield (computed, reused) per task; through ``map_chunks``, in this process for one worker, else in a
+    process pool."""
+    if map_chunks is not None:
+        yield from map_chunks(_PairWorker(root, backend).run_chunk, tasks)
+        return
     if workers == 1:
         worker = _PairWorker(root, backend)
         for i, js in tasks:
@@ -145,6 +158,9 @@ class _PairWorker:
             self.data.save_flow(i, j, self.backend(self.frame(i), self.frame(j)))
             computed += 1
         return computed, len(js) - computed
+
+    def run_chunk(self, chunk: Chunk) -> tuple[int, int]:
+        return self.run(*chunk)
 
 
 _WORKER: _PairWorker | None = None  # one per worker process, set by _init_worker

@@ -28,7 +28,8 @@ options, the filter options, whether chaining finished and whether ``raft_exhaus
 clean alternative.
 
 Workers are spawned processes (``workers``, default all cores): call ``prepare`` from a script under
-``if __name__ == "__main__":``.
+``if __name__ == "__main__":``. ``flow_map`` (a ``ChunkMap``) runs the flow pairs elsewhere instead, in chunks
+(``omnimotion.batch`` spreads one video's flow over a Ray cluster with it).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from omnimotion.io.video import frame_files, read_frames
 from omnimotion.preprocess.appearance import Appearance
 from omnimotion.preprocess.chain import chain_flows
 from omnimotion.preprocess.filter import filter_flows
-from omnimotion.preprocess.pairs import compute_exhaustive_flows, pair_schedule
+from omnimotion.preprocess.pairs import ChunkMap, compute_exhaustive_flows, pair_schedule
 
 __all__ = ["prepare", "refilter", "StageRecord", "STATE_FILE", "JPEG_QUALITY"]
 
@@ -90,7 +91,8 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
             flow_options: dict[str, Any] | None = None, cycle_th: float = 3.0, max_gap: int | None = None,
             workers: int | None = None, start: int = 0, end: int | None = None, stride: int = 1,
             max_side: int | None = 480, chain: bool = True, appearance: str | Appearance = "auto",
-            chain_direct_max_gap: int | None = None, progress: bool = True) -> DataDir:
+            chain_direct_max_gap: int | None = None, progress: bool = True,
+            flow_map: ChunkMap | None = None) -> DataDir:
     """Make (or finish) the data directory ``out_dir`` from ``source``; see the module docstring."""
     if cycle_th <= 0:
         raise ValueError(f"cycle_th must be a positive number of pixels, got {cycle_th}")
@@ -125,7 +127,7 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
     _check_flow_options(data, record, flow_options_record)
     if record["flows_chained"]:
         _restore_direct_flows(data, record, filter_options)
-    _run_flow(data, record, backend, flow_options_record, workers, progress)
+    _run_flow(data, record, backend, flow_options_record, workers, progress, flow_map)
     _run_filter(data, record, filter_options, appearance, workers, progress)
     if chain:
         _run_chain(data, record, appearance, chain_direct_max_gap, workers, progress)
@@ -303,11 +305,11 @@ def _restore_direct_flows(data: DataDir, record: StageRecord, filter_options: di
 
 
 def _run_flow(data: DataDir, record: StageRecord, backend: FlowBackend, flow_record: dict[str, Any],
-              workers: int | None, progress: bool) -> None:
+              workers: int | None, progress: bool, flow_map: ChunkMap | None) -> None:
     if not record["flow"]:
         record.set("flow", dict(flow_record, done=False))
     summary = compute_exhaustive_flows(data, backend, max_gap=flow_record["max_gap"], workers=workers,
-                                       progress=progress)
+                                       progress=progress, map_chunks=flow_map)
     if summary.computed and record["filter"]:
         logger.info("flow: %d pairs were (re)computed, so filtering and chaining run again", summary.computed)
         record.set("filter", {})
