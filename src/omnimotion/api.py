@@ -27,6 +27,7 @@ from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import video_fps
+from omnimotion.preprocess.pairs import ChunkMap
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.track import Tracker, Tracks, grid_queries, save_tracks
 from omnimotion.track.export import save_csv
@@ -135,12 +136,13 @@ def run_stages(source: str | Path, out_dir: str | Path, settings: RunSettings, p
     return track_stage(source, data.root, checkpoint, settings)
 
 
-def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings,
-                  progress: bool = True) -> DataDir:
-    """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes)."""
+def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings, progress: bool = True,
+                  flow_map: ChunkMap | None = None) -> DataDir:
+    """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes).
+    ``flow_map`` runs the flow pairs elsewhere in chunks (``omnimotion.preprocess.pairs.ChunkMap``)."""
     return prepare(source, Path(out_dir), flow=settings.flow, max_side=settings.max_side,
                    chain_direct_max_gap=settings.chain_direct_max_gap, workers=settings.workers,
-                   progress=progress)
+                   progress=progress, flow_map=flow_map)
 
 
 def train_stage(data_dir: str | Path, settings: RunSettings) -> Path:

@@ -2,14 +2,18 @@
 
 import csv
 import os
+import shutil
 
 import numpy as np
 import pytest
 
-from omnimotion.batch.cluster import TaskResources, describe_task_failure
+from omnimotion.api import RunSettings, prepare_stage
+from omnimotion.batch.cluster import TaskResources, describe_task_failure, ray_chunk_map
 from omnimotion.batch.status import read_status
 from omnimotion.cli.main import main
 from omnimotion.io.atomic import save_png
+from omnimotion.io.datadir import DataDir
+from omnimotion.preprocess.pairs import compute_exhaustive_flows
 from omnimotion.synthetic import make_clip, write_video
 from omnimotion.track import load_tracks
 
@@ -79,6 +83,34 @@ def test_eval_on_ray_scores_as_the_serial_evaluation(local_ray, tmp_path):
                             for row in csv.DictReader(open(tmp_path / out / "results.csv"))]
                            for out in ("serial", "ray"))
     assert len(serial) == 6 and distributed == serial  # 2 videos x 2 methods + 2 mean rows
+
+
+def test_flow_fan_out_writes_the_flows_of_a_plain_prepare(local_ray, clips, tmp_path):
+    assert main(["batch", clips[0], "--out", str(tmp_path / "fan"), "--flow-fan-out", *TINY]) == 0
+    prepare_stage(clips[0], tmp_path / "plain", RunSettings(workers=1), progress=False)  # run's preprocessing
+    fan, plain = DataDir(tmp_path / "fan" / "clip1"), DataDir(tmp_path / "plain")
+    names = sorted(path.name for path in plain.flow_dir.iterdir())
+    assert len(names) == 5 * 4 and sorted(path.name for path in fan.flow_dir.iterdir()) == names
+    for name in names:
+        np.testing.assert_array_equal(np.load(fan.flow_dir / name), np.load(plain.flow_dir / name))
+
+
+def test_flow_chunks_run_as_ray_tasks_in_other_processes(local_ray, clips, tmp_path):
+    data = prepare_stage(clips[0], tmp_path / "clip", RunSettings(workers=1), progress=False)
+    shutil.rmtree(data.flow_dir)
+
+    class RecordingFlow:  # defined here, so that Ray ships it by value
+        name = "recording"
+
+        def __call__(self, image_a, image_b):
+            (tmp_path / f"pid{os.getpid()}").touch()
+            return np.zeros(image_a.shape[:2] + (2,), np.float32)
+
+    summary = compute_exhaustive_flows(data, RecordingFlow(), map_chunks=ray_chunk_map(TaskResources(), False),
+                                       chunk_pairs=3, progress=False)
+    assert (summary.total, summary.computed) == (20, 20) and len(list(data.flow_dir.glob("*.npy"))) == 20
+    workers = {int(path.name[3:]) for path in tmp_path.glob("pid*")}
+    assert workers and os.getpid() not in workers
 
 
 def test_lost_workers_are_retried_but_task_errors_are_not(local_ray, tmp_path):

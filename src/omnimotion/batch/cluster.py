@@ -1,4 +1,4 @@
-"""Ray connection, per-task resource requests, and a Ray-backed job map for the evaluation loop.
+"""Ray connection, per-task resource requests, and Ray-backed maps for the evaluation loop and the flow pairs.
 
 Ray is imported only inside these functions, so the package works without it (``pip install "ray[default]"``
 or the ``ray`` extra adds it). Without an address Ray starts in this process on this machine; with one
@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method on the workers that run _call)
+from omnimotion.preprocess.pairs import ChunkMap
 
-__all__ = ["TaskResources", "DEFAULT_MAX_RETRIES", "ray_session", "ray_job_map", "describe_task_failure"]
+__all__ = ["TaskResources", "DEFAULT_MAX_RETRIES", "ray_session", "ray_job_map", "ray_chunk_map",
+           "describe_task_failure"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +87,7 @@ def ray_job_map(resources: TaskResources) -> JobMap:
         import ray
         from ray.exceptions import RayError, RayTaskError
 
-        task = ray.remote(_call).options(**resources.options())
-        refs = [task.remote(func, job) for job in jobs]
-        for ref in refs:
+        for ref in _submit(func, jobs, resources.options()):
             try:
                 yield ray.get(ref)
             except RayTaskError as err:
@@ -95,6 +95,19 @@ def ray_job_map(resources: TaskResources) -> JobMap:
             except RayError as err:
                 yield err
     return map_jobs
+
+
+def ray_chunk_map(resources: TaskResources, use_gpu: bool) -> ChunkMap:
+    """A ``flow_map`` for ``prepare``: one Ray task per chunk of flow pairs, results as chunks finish; a chunk
+    that fails (after ``max_retries`` worker deaths) fails the stage, and a re-run redoes only missing pairs."""
+    def map_chunks(func: Callable[[Any], Any], chunks: Sequence[Any]) -> Iterator[Any]:
+        import ray
+
+        pending = _submit(func, chunks, resources.options(use_gpu))
+        while pending:
+            (ready,), pending = ray.wait(pending, num_returns=1)
+            yield ray.get(ready)
+    return map_chunks
 
 
 def describe_task_failure(err: Exception, max_retries: int) -> str:
@@ -105,6 +118,13 @@ def describe_task_failure(err: Exception, max_retries: int) -> str:
         return f"{type(err.cause).__name__}: {err.cause}"
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return f"{type(err).__name__} (after {max_retries} retries): {first_line}"
+
+
+def _submit(func: Callable[[Any], Any], jobs: Sequence[Any], options: dict[str, Any]) -> list:
+    import ray
+
+    task = ray.remote(_call).options(**options)
+    return [task.remote(func, job) for job in jobs]
 
 
 def _call(func: Callable[[Any], Any], job: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from tqdm import tqdm
@@ -19,7 +19,7 @@ from tqdm import tqdm
 from omnimotion.api import RunSettings
 from omnimotion.batch.cluster import TaskResources, describe_task_failure
 from omnimotion.batch.inputs import BatchVideo
-from omnimotion.batch.stages import StageResult, next_stage, result_settings, run_stage
+from omnimotion.batch.stages import StageResult, next_stage, result_settings, run_stage, stage_uses_gpu
 from omnimotion.batch.status import STAGES, VideoStatus, is_complete, read_status, update_status, write_status
 
 __all__ = ["BatchReport", "run_batch"]
@@ -41,8 +41,12 @@ class BatchReport:
 
 
 def run_batch(videos: Sequence[BatchVideo], settings: RunSettings, resources: TaskResources,
-              progress: bool = True) -> BatchReport:
-    """Run (or finish) every video of the batch on the connected Ray cluster; see the module docstring."""
+              progress: bool = True, flow_fan_out: bool = False) -> BatchReport:
+    """Run (or finish) every video of the batch on the connected Ray cluster; see the module docstring.
+
+    ``flow_fan_out``: each video's flow pairs run as Ray tasks of one CPU (and the video's GPUs with a GPU flow
+    backend), in chunks, so that one long video's preprocessing spreads over the cluster.
+    """
     import ray
 
     start = time.perf_counter()
@@ -51,10 +55,12 @@ def run_batch(videos: Sequence[BatchVideo], settings: RunSettings, resources: Ta
     statuses: dict[str, VideoStatus] = {}
     skipped: list[str] = []
     pending: dict[Any, tuple[BatchVideo, str]] = {}
+    flow_chunks = replace(resources, cpus=1.0, memory_gb=None) if flow_fan_out else None
 
     def submit(video: BatchVideo, stage: str, checkpoint=None) -> None:
-        options = resources.options(use_gpu=_stage_uses_gpu(stage, settings))
-        pending[stage_task.options(**options).remote(stage, video, settings, checkpoint)] = (video, stage)
+        options = resources.options(use_gpu=stage_uses_gpu(stage, settings))
+        ref = stage_task.options(**options).remote(stage, video, settings, checkpoint, flow_chunks)
+        pending[ref] = (video, stage)
 
     with tqdm(total=len(videos), desc="videos", unit="video", disable=not progress, smoothing=0) as bar:
         for video in videos:
@@ -87,12 +93,6 @@ def run_batch(videos: Sequence[BatchVideo], settings: RunSettings, resources: Ta
             _finish(bar, f"{video.name}: done in {sum(status.seconds.values()):.1f} s ("
                          + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in status.seconds.items()) + ")")
     return BatchReport([statuses[video.name] for video in videos], skipped, time.perf_counter() - start)
-
-
-def _stage_uses_gpu(stage: str, settings: RunSettings) -> bool:
-    """Training and tracking use the GPU; preprocessing only with a GPU flow backend (DIS runs on the CPU, and
-    a GPU held through it would idle)."""
-    return stage != "prepare" or settings.flow != "dis"
 
 
 def _finish(bar: tqdm, line: str) -> None:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from omnimotion.api import RunSettings, prepare_stage, track_stage, train_stage
+from omnimotion.batch.cluster import TaskResources, ray_chunk_map
 from omnimotion.batch.inputs import BatchVideo
 from omnimotion.batch.status import STAGES, update_status
 
-__all__ = ["StageResult", "run_stage", "next_stage", "result_settings"]
+__all__ = ["StageResult", "run_stage", "next_stage", "stage_uses_gpu", "result_settings"]
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,20 @@ class StageResult:
     checkpoint: Path | None = None
 
 
-def run_stage(stage: str, video: BatchVideo, settings: RunSettings, checkpoint: Path | None = None) -> StageResult:
-    """Run ``stage`` ("prepare", "train" or "track"; track needs the trained ``checkpoint``) of ``video``."""
+def run_stage(stage: str, video: BatchVideo, settings: RunSettings, checkpoint: Path | None = None,
+              flow_chunks: TaskResources | None = None) -> StageResult:
+    """Run ``stage`` ("prepare", "train" or "track"; track needs the trained ``checkpoint``) of ``video``.
+
+    ``flow_chunks``: compute the prepare stage's flow pairs as Ray tasks with these resources (one video's
+    flow spread over the cluster) instead of in this task's own worker processes.
+    """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     status = update_status(video, state="running", stage=stage, reason="")
     start = time.perf_counter()
     if stage == "prepare":
-        prepare_stage(video.source, video.out_dir, settings, progress=False)
+        flow_map = None if flow_chunks is None else ray_chunk_map(flow_chunks, stage_uses_gpu(stage, settings))
+        prepare_stage(video.source, video.out_dir, settings, progress=False, flow_map=flow_map)
     elif stage == "train":
         checkpoint = train_stage(video.out_dir, settings)
     else:
@@ -46,6 +53,12 @@ def run_stage(stage: str, video: BatchVideo, settings: RunSettings, checkpoint: 
     update_status(video, state="done" if next_stage(stage) is None else "running",
                   seconds={**status.seconds, stage: seconds})
     return StageResult(stage, seconds, checkpoint)
+
+
+def stage_uses_gpu(stage: str, settings: RunSettings) -> bool:
+    """Training and tracking use the GPU; preprocessing only with a GPU flow backend (DIS runs on the CPU, and
+    a GPU held through it would idle)."""
+    return stage != "prepare" or settings.flow.partition(":")[0] != "dis"
 
 
 def next_stage(stage: str) -> str | None:

@@ -12,6 +12,7 @@ from omnimotion.batch import (DEFAULT_MAX_RETRIES, TaskResources, collect_status
                               plan_videos, ray_session, run_batch)
 from omnimotion.cli.main import UserError
 from omnimotion.cli.run import add_run_options, run_settings
+from omnimotion.preprocess.pairs import DEFAULT_CHUNK_PAIRS
 
 __all__ = ["add_parser", "run", "add_ray_options", "task_resources", "require_ray"]
 
@@ -33,6 +34,10 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="print the state of every video of the batch in OUT and exit")
     add_run_options(parser)
     add_ray_options(parser, "start Ray on this machine only")
+    parser.add_argument("--flow-fan-out", "--flow_fan_out", action="store_true",
+                        help=f"compute each video's flow pairs as Ray tasks of {DEFAULT_CHUNK_PAIRS} pairs (1 CPU each) "
+                             "anywhere on the cluster, instead of in its prepare task's worker processes: for long "
+                             "videos")
     return parser
 
 
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     with ray_session(args.address, args.num_cpus, worker_logs=args.verbose) as dashboard:
         if dashboard:
             print(f"Ray dashboard: {dashboard}")
-        report = run_batch(videos, settings, resources)
+        report = run_batch(videos, settings, resources, flow_fan_out=args.flow_fan_out)
     _print_table([(video.out_dir, status) for video, status in zip(videos, report.statuses)])
     done = sum(status.state == "done" for status in report.statuses)
     print(f"{done} of {len(videos)} videos done ({len(report.skipped)} were already done), "
