@@ -186,12 +186,24 @@ def test_changing_chain_direct_max_gap_rechains_from_direct_flows(clip_video, tm
     out = tmp_path / "out"
     official = snapshot(run(clip_video, out))
     run(clip_video, out, chain_direct_max_gap=1)
-    assert counting() == NON_ADJACENT  # chained flows replaced by direct ones first, then chained again
+    assert counting() == 0  # chains of consecutive flows need no direct long flow: none is recomputed
     fresh = snapshot(run(clip_video, tmp_path / "fresh", chain_direct_max_gap=1))
+    assert counting() == 2 * (N - 1)  # only the consecutive pairs, yet every pair is written
     assert snapshot(DataDir(out)) == fresh
+    assert len(list((tmp_path / "fresh" / "raft_exhaustive").glob("*.npy"))) == N * (N - 1)
     # trusting only consecutive flows changes the long-gap flows and masks, never the gap-1 ones
     changed = {name for name in fresh if fresh[name] != official.get(name)}
     assert any(name.startswith("raft_exhaustive/") for name in changed)
     assert "raft_exhaustive/00000.jpg_00001.jpg.npy" not in changed
     record = json.loads((out / STATE_FILE).read_text())
     assert record["filter"]["chain_direct_max_gap"] == 1
+    run(clip_video, out)  # back to official chaining: the direct long flows are computed again
+    assert counting() == NON_ADJACENT
+    assert snapshot(DataDir(out)) == official
+
+
+def test_consecutive_chains_reach_only_max_gap(clip_video, tmp_path, counting):
+    data = run(clip_video, tmp_path / "out", max_gap=2, chain_direct_max_gap=1)
+    assert counting() == 2 * (N - 1)
+    written = {p.name for p in data.flow_dir.glob("*.npy")}
+    assert written == {f"{data.pair_name(i, j)}.npy" for i in range(N) for j in range(N) if 0 < abs(i - j) <= 2}

@@ -70,12 +70,13 @@ class ChainLink(NamedTuple):
 def chain_links(targets: list[int], start_flow: np.ndarray, start_reliable: np.ndarray,
                 direct: DirectSource, step: StepSource, check: AppearanceCheck | None,
                 prefer: str = "direct", direct_max_gap: int | None = None) -> Iterator[ChainLink]:
-    """Yield a ChainLink per target j (in order) whose direct flow exists; pure given the callables.
+    """Yield a ChainLink per target j (in order) whose direct flow exists or lies beyond ``direct_max_gap``;
+    pure given the callables.
 
     ``targets`` are i+1, i+2, ... (or i-1, i-2, ...); ``step(j)`` gives the consecutive flow and mask from
-    j to the next target. Targets without a direct flow are chained through but not yielded.
-    ``direct_max_gap``: direct flows of pairs farther apart are not trusted (their masks are ignored, the
-    output is the chain alone); None trusts all (official). 1 gives pure checked chains.
+    j to the next target. Targets within ``direct_max_gap`` without a direct flow are chained through but
+    not yielded. ``direct_max_gap``: direct flows of pairs farther apart are not read (the output is the
+    chain alone, so they need not exist); None trusts all (official). 1 gives pure checked chains.
     """
     if prefer not in PREFER_CHOICES:
         raise ValueError(f"prefer must be one of {PREFER_CHOICES}, got {prefer!r}")
@@ -87,11 +88,10 @@ def chain_links(targets: list[int], start_flow: np.ndarray, start_reliable: np.n
             index = np.flatnonzero(valid)
             points = grid.reshape(-1, 2)[index] + flow.reshape(-1, 2)[index]
             valid.reshape(-1)[index] = check(j, points, index)
-        pair = direct(j)
-        if pair is not None:
+        if direct_max_gap is not None and position + 1 > direct_max_gap:
+            yield ChainLink(j, flow.copy(), valid.copy(), np.zeros_like(valid))
+        elif (pair := direct(j)) is not None:
             direct_flow, reliable, occluded = pair
-            if direct_max_gap is not None and position + 1 > direct_max_gap:
-                reliable = occluded = np.zeros_like(valid)
             use_direct = reliable | occluded
             if prefer == "chain":
                 use_direct &= ~valid
@@ -106,11 +106,14 @@ def chain_links(targets: list[int], start_flow: np.ndarray, start_reliable: np.n
 
 
 def chain_flows(data: DataDir, appearance: Appearance | str | None = None, workers: int | None = None,
-                progress: bool = True, prefer: str = "direct", direct_max_gap: int | None = None) -> None:
+                progress: bool = True, prefer: str = "direct", direct_max_gap: int | None = None,
+                max_gap: int | None = None) -> None:
     """Chain all existing pairs of ``data`` in place: flows, masks, count maps and flow_stats.
 
     Needs the filter's masks and every consecutive flow. ``appearance`` as in ``filter_flows``;
-    ``prefer`` and ``direct_max_gap`` as in ``chain_links`` (defaults: official behaviour).
+    ``prefer`` and ``direct_max_gap`` as in ``chain_links`` (defaults: official behaviour). With
+    ``direct_max_gap``, every pair at most ``max_gap`` apart (None: all) is written, whether or not its
+    direct flow exists: the flow stage need only compute the pairs within ``direct_max_gap``.
     See the module docstring for the not-idempotent caveat.
     """
     if prefer not in PREFER_CHOICES:
@@ -124,9 +127,11 @@ def chain_flows(data: DataDir, appearance: Appearance | str | None = None, worke
     store = resolve_appearance(data, appearance, progress)
     if direct_max_gap is not None and direct_max_gap < 1:
         raise ValueError(f"direct_max_gap must be at least 1 (or None), got {direct_max_gap}")
-    tasks = [(data, i, direction, store, prefer, direct_max_gap) for direction in (1, -1)
+    reach = max_gap if direct_max_gap is not None else None
+    tasks = [(data, i, direction, store, prefer, direct_max_gap, reach) for direction in (1, -1)
              for i in (range(num - 1) if direction == 1 else range(num - 1, 0, -1))]
-    total = sum(len(_targets(data, task[1], task[2])[1]) for task in tasks)
+    total = sum(_count_outputs(data, i, direction, direct_max_gap, reach)
+                for _, i, direction, *_ in tasks)
     counts = np.zeros((num,) + data.image_hw, np.uint32)
     stats: dict[str, dict[str, int]] = {}
     with tqdm(total=total, desc=f"chain ({prefer})", unit="pair", disable=not progress) as bar:
@@ -142,9 +147,13 @@ def chain_flows(data: DataDir, appearance: Appearance | str | None = None, worke
 
 
 def chain_start(data: DataDir, i: int, direction: int, store: FeatureStore | None, prefer: str,
-                direct_max_gap: int | None = None) -> tuple[int, np.ndarray, dict[str, int]]:
-    """One pass from start frame i (direction +1 forward, -1 backward); writes its pairs' outputs."""
-    targets, existing = _targets(data, i, direction)
+                direct_max_gap: int | None = None, reach: int | None = None
+                ) -> tuple[int, np.ndarray, dict[str, int]]:
+    """One pass from start frame i (direction +1 forward, -1 backward); writes its pairs' outputs.
+
+    ``reach``: with ``direct_max_gap``, chain to every frame at most this far (None: to the video's end).
+    """
+    targets, existing = _targets(data, i, direction, direct_max_gap, reach)
     image_i = data.load_frame(i).reshape(-1, 3).astype(np.float32) / 255.0
     grid = pixel_grid(*data.image_hw).reshape(-1, 2)
 
@@ -177,12 +186,26 @@ def chain_start(data: DataDir, i: int, direction: int, store: FeatureStore | Non
     return i, count, stats
 
 
-def _targets(data: DataDir, i: int, direction: int) -> tuple[list[int], set[int]]:
-    """Targets from i up to the farthest existing direct pair in ``direction``; the existing ones."""
+def _targets(data: DataDir, i: int, direction: int, direct_max_gap: int | None = None,
+             reach: int | None = None) -> tuple[list[int], set[int]]:
+    """Targets from i in ``direction`` and those with an existing direct pair.
+
+    Official (no ``direct_max_gap``): up to the farthest existing direct pair. With ``direct_max_gap``:
+    every frame within ``reach`` (chains need no direct flow there).
+    """
     end = data.num_frames if direction == 1 else -1
     candidates = list(range(i + direction, end, direction))
     existing = {j for j in candidates if data.flow_path(i, j).exists() and data.mask_path(i, j).exists()}
+    if direct_max_gap is not None:
+        return candidates[:reach], existing
     if not existing:
         return [], existing
     farthest = max(existing, key=lambda j: abs(j - i))
     return candidates[:candidates.index(farthest) + 1], existing
+
+
+def _count_outputs(data: DataDir, i: int, direction: int, direct_max_gap: int | None, reach: int | None) -> int:
+    """How many pairs the pass from frame i writes (for the progress bar)."""
+    targets, existing = _targets(data, i, direction, direct_max_gap, reach)
+    limit = direct_max_gap if direct_max_gap is not None else len(targets)
+    return sum(1 for position, j in enumerate(targets) if position + 1 > limit or j in existing)

@@ -7,6 +7,8 @@
 2. flow: every ordered pair -> ``raft_exhaustive/{a}_{b}.npy`` (float32 ``[H, W, 2]``, (dx, dy) px);
 3. filter: ``raft_masks/``, ``count_maps/``, ``flow_stats.json`` (cycle threshold ``cycle_th`` px);
 4. chain: long-gap correspondences; overwrites ``raft_exhaustive`` and the masks in place (as official).
+   With ``chain_direct_max_gap`` k the long pairs are checked chains of the flows at most k apart, so step 2
+   computes only those (k=1: 2(T-1) flows instead of T(T-1)) and chaining writes every other pair.
 
 Stage record. Because step 4 overwrites the direct flows, resuming needs to know what the files hold.
 ``omnimotion_state.json`` (written atomically after each step) records the frames, the flow backend and
@@ -127,10 +129,11 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
     _check_flow_options(data, record, flow_options_record)
     if record["flows_chained"]:
         _restore_direct_flows(data, record, filter_options)
-    _run_flow(data, record, backend, flow_options_record, workers, progress, flow_map)
+    direct_gap = _direct_flow_gap(max_gap, chain_direct_max_gap if chain else None)
+    _run_flow(data, record, backend, flow_options_record, direct_gap, workers, progress, flow_map)
     _run_filter(data, record, filter_options, appearance, workers, progress)
     if chain:
-        _run_chain(data, record, appearance, chain_direct_max_gap, workers, progress)
+        _run_chain(data, record, appearance, chain_direct_max_gap, max_gap, workers, progress)
     return data
 
 
@@ -304,11 +307,18 @@ def _restore_direct_flows(data: DataDir, record: StageRecord, filter_options: di
     record.set("flows_chained", False)
 
 
+def _direct_flow_gap(max_gap: int | None, chain_direct_max_gap: int | None) -> int | None:
+    """Farthest pair whose direct flow is computed: chaining with ``chain_direct_max_gap`` reads no farther."""
+    if chain_direct_max_gap is None:
+        return max_gap
+    return chain_direct_max_gap if max_gap is None else min(max_gap, chain_direct_max_gap)
+
+
 def _run_flow(data: DataDir, record: StageRecord, backend: FlowBackend, flow_record: dict[str, Any],
-              workers: int | None, progress: bool, flow_map: ChunkMap | None) -> None:
+              direct_gap: int | None, workers: int | None, progress: bool, flow_map: ChunkMap | None) -> None:
     if not record["flow"]:
         record.set("flow", dict(flow_record, done=False))
-    summary = compute_exhaustive_flows(data, backend, max_gap=flow_record["max_gap"], workers=workers,
+    summary = compute_exhaustive_flows(data, backend, max_gap=direct_gap, workers=workers,
                                        progress=progress, map_chunks=flow_map)
     if summary.computed and record["filter"]:
         logger.info("flow: %d pairs were (re)computed, so filtering and chaining run again", summary.computed)
@@ -332,10 +342,11 @@ def _run_filter(data: DataDir, record: StageRecord, options: dict[str, Any], app
 
 
 def _run_chain(data: DataDir, record: StageRecord, appearance: str | Appearance, direct_max_gap: int | None,
-               workers: int | None, progress: bool) -> None:
+               max_gap: int | None, workers: int | None, progress: bool) -> None:
     if record["chain"].get("done"):
         logger.info("chain: already done; skipped")
         return
     record.set("flows_chained", True)  # before starting: chaining overwrites flows as it goes
-    chain_flows(data, appearance=appearance, workers=workers, progress=progress, direct_max_gap=direct_max_gap)
+    chain_flows(data, appearance=appearance, workers=workers, progress=progress, direct_max_gap=direct_max_gap,
+                max_gap=max_gap)
     record.set("chain", {"done": True})
