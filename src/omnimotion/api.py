@@ -34,8 +34,8 @@ from omnimotion.track.export import save_csv
 from omnimotion.train import fit, output_dir
 from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
 
-__all__ = ["RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage", "track_stage", "CHAIN_DIRECT_MAX_GAP",
-           "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
+__all__ = ["RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage", "track_stage",
+           "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ def test_files_folders_globs_and_lists_expand_in_order_without_repeats(videos):
 
 def test_each_video_gets_its_own_absolute_output_folder(videos):
     planned = plan_videos(expand_inputs(["clips/a.mp4", "frames"]), "runs")
-    assert [(v.name, v.out_dir) for v in planned] == [("a", videos / "runs" / "a"), ("frames", videos / "runs" / "frames")]
+    assert [(v.name, v.out_dir) for v in planned] == [("a", videos / "runs" / "a"),
+                                                      ("frames", videos / "runs" / "frames")]
 
 
 def test_two_inputs_with_one_name_are_an_error_naming_both(videos):

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method on the workers that run _call)
+from omnimotion.eval.runner import JobMap
 from omnimotion.preprocess.pairs import ChunkMap
 
 __all__ = ["TaskResources", "DEFAULT_MAX_RETRIES", "ray_session", "ray_job_map", "ray_chunk_map",
            "describe_task_failure"]
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_RETRIES = 2
 """Times Ray re-runs a task whose worker process or machine died; exceptions raised by the task itself (bad
@@ -75,9 +74,6 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
         yield (url if url.startswith("http") else f"http://{url}") if url else None
     finally:
         ray.shutdown()
-
-
-JobMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]
 
 
 def ray_job_map(resources: TaskResources) -> JobMap:

@@ -9,7 +9,6 @@ and the others go on. Progress: one bar over the videos (done / total, ETA) and 
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
@@ -23,9 +22,6 @@ from omnimotion.batch.stages import StageResult, next_stage, result_settings, ru
 from omnimotion.batch.status import STAGES, VideoStatus, is_complete, read_status, update_status, write_status
 
 __all__ = ["BatchReport", "run_batch"]
-
-logger = logging.getLogger(__name__)
-
 
 @dataclass
 class BatchReport:

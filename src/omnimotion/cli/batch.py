@@ -35,9 +35,9 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     add_run_options(parser)
     add_ray_options(parser, "start Ray on this machine only")
     parser.add_argument("--flow-fan-out", "--flow_fan_out", action="store_true",
-                        help=f"compute each video's flow pairs as Ray tasks of {DEFAULT_CHUNK_PAIRS} pairs (1 CPU each) "
-                             "anywhere on the cluster, instead of in its prepare task's worker processes: for long "
-                             "videos")
+                        help=f"compute each video's flow pairs as Ray tasks of {DEFAULT_CHUNK_PAIRS} pairs (1 CPU "
+                             "each) anywhere on the cluster, instead of in its prepare task's worker processes: for "
+                             "long videos")
     return parser
 
 
@@ -107,7 +107,8 @@ def _print_status(out_root: Path) -> int:
         raise UserError(f"{out_root} holds no batch status files (*/batch_status.json); give the --out folder "
                         "of an omnimotion batch run")
     _print_table(rows)
-    counts = {state: sum(status.state == state for _, status in rows) for state in ("done", "running", "queued", "failed")}
+    states = ("done", "running", "queued", "failed")
+    counts = {state: sum(status.state == state for _, status in rows) for state in states}
     print(", ".join(f"{count} {state}" for state, count in counts.items() if count) + f" of {len(rows)} videos")
     return 0
 
