@@ -12,7 +12,7 @@ from omnimotion.model import ModelConfig, SurfaceModel, SurfaceModelConfig
 from omnimotion.track.tracker import Tracker
 from omnimotion.train.mining import predicted_flow
 from omnimotion.train.options import TrainConfig
-from omnimotion.train.surface_losses import depth_grid_smoothness, surface_loss_terms
+from omnimotion.train.surface_losses import depth_grid_smoothness, surface_loss_terms, trajectory_acceleration
 from omnimotion.train.trainer import Trainer, fit
 
 
@@ -123,6 +123,8 @@ def test_surface_losses_on_a_hand_built_batch(synthetic_dir, tmp_path):
     # point 2: occluded-but-reliable (weight > 0, not covisible, gap 3) and 0 behind -> hinge 2 * tolerance
     assert terms["occlusion_hinge"].item() == pytest.approx(2 * model.cfg.depth_tolerance, abs=1e-5)
     assert terms["depth_smooth"].item() == pytest.approx(0.0, abs=1e-6)
+    assert terms["temporal_smooth"].item() == pytest.approx(0.0, abs=1e-5)  # identity: points stand still
+    assert "temporal_smooth" not in surface_loss_terms(model, batch, (32, 32), temporal_smooth=False)
     cells = torch.zeros(1, 2, 3)
     cells[0, 0, 1] = 1.0  # a single bump: 2 horizontal + 1 vertical differences of 1 among 4 + 3
     assert depth_grid_smoothness(cells).item() == pytest.approx(3 / 7)
@@ -135,3 +137,17 @@ def test_surface_preset_equals_configs_surface_txt():
 
     path = Path(__file__).resolve().parents[2] / "configs" / "surface.txt"
     assert config_to_dict(load_config(path)) == config_to_dict(parse_config([], preset="surface"))
+
+
+def test_trajectory_acceleration_of_a_known_motion(synthetic_dir, tmp_path):
+    """x(t) = x0 + c t^2 in normalised units moves c (W - 1) px/frame^2 faster every frame: acceleration
+    2 c (W - 1) / 2 px; frames at the clip's ends are measured one frame inward."""
+    data, _ = synthetic_dir
+    model = Trainer(data.root, surface_run(data.root, tmp_path)).model
+    c = 0.01
+    model.bijection.inverse = lambda x, frame: x + torch.stack(
+        [c * frame.float() ** 2, torch.zeros_like(x[:, 0]), torch.zeros_like(x[:, 0])], dim=1)
+    canonical = torch.zeros(3, 3)
+    acceleration = trajectory_acceleration(model, canonical, torch.tensor([0, 2, model.num_frames - 1]))
+    expected = 2 * c * (model.width - 1) / 2
+    assert torch.allclose(acceleration, torch.full((3,), expected), atol=1e-4), acceleration

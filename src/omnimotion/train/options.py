@@ -97,6 +97,8 @@ class TrainConfig:
     """surface: weight of relu(2 * tolerance - depth gap) on occluded-but-reliable correspondences."""
     depth_smooth_weight: float = 0.1
     """surface: weight of the mean absolute difference of neighbouring depth-grid cells."""
+    temporal_smooth_weight: float = 0.0
+    """surface: weight of the trajectories' mean acceleration |p(t-1) - 2p(t) + p(t+1)| in px."""
     seed: int = 1234
     """Global torch seed (official: 1234)."""
     device: str = "auto"

@@ -8,7 +8,10 @@ evaluates
   (a visible point must lie on the target's surface, otherwise the depth test means nothing);
 * ``occlusion_hinge``: ``relu(2 * tolerance - (depth_j - surface_depth_j))`` on occluded-but-reliable
   correspondences, pushing them behind the target's surface by twice the occlusion tolerance;
-* ``depth_smooth``: mean absolute difference of neighbouring cells of every frame's depth grid.
+* ``depth_smooth``: mean absolute difference of neighbouring cells of every frame's depth grid;
+* ``temporal_smooth``: mean |p(t-1) - 2 p(t) + p(t+1)| px of the trajectories through the first
+  ``SMOOTH_POINTS`` batch points' canonical points, t each point's frame j (the acceleration that TAP-Vid's
+  temporal coherence measures; chained flow has little of it, an unconstrained fit more).
 
 Occluded-but-reliable pairs are recognised from the batch alone: the sampler draws pixels of pairs more than
 one frame apart only where the flow is reliable or occluded-but-reliable, and reverse-direction points keep
@@ -27,7 +30,11 @@ from omnimotion.train.losses import consecutive_difference_loss, flow_loss, insi
 from omnimotion.train.options import TrainConfig
 from omnimotion.train.sampler import CorrespondenceBatch
 
-__all__ = ["surface_loss_terms", "surface_loss_weights", "depth_grid_smoothness", "masked_mean"]
+__all__ = ["surface_loss_terms", "surface_loss_weights", "depth_grid_smoothness", "masked_mean",
+           "trajectory_acceleration", "SMOOTH_POINTS"]
+
+SMOOTH_POINTS = 256
+"""Batch points whose trajectories the temporal-smoothness term follows (two extra inverse maps each)."""
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -42,16 +49,30 @@ def depth_grid_smoothness(cells: Tensor) -> Tensor:
     return (dx.sum() + dy.sum()) / max(dx.numel() + dy.numel(), 1)
 
 
+def trajectory_acceleration(model: SurfaceModel, canonical: Tensor, frame: Tensor) -> Tensor:
+    """|p(t-1) - 2 p(t) + p(t+1)| px ``[n]`` of canonical points ``[n, 3]`` around frames ``frame [n]``.
+
+    Frames at the ends of the clip are moved inward by one, so every point has both neighbours.
+    """
+    centre = frame.clamp(1, max(model.num_frames - 2, 1))
+    before, now, after = (model.project(model.bijection.inverse(canonical, centre + offset))[0]
+                          for offset in (-1, 0, 1))
+    return (before - 2 * now + after).norm(dim=-1)
+
+
 def surface_loss_terms(model: SurfaceModel, batch: CorrespondenceBatch, image_hw: tuple[int, int],
-                       max_padding: float = 0.0) -> dict[str, Tensor]:
-    """Every unweighted loss term of one step; keys match ``surface_loss_weights``."""
+                       max_padding: float = 0.0, temporal_smooth: bool = True) -> dict[str, Tensor]:
+    """Every unweighted loss term of one step; keys match ``surface_loss_weights``.
+
+    ``temporal_smooth=False`` leaves that term out (it costs two inverse maps: skip it at weight 0).
+    """
     corr = model.correspondences(batch.pts_i, batch.frame_i, batch.frame_j)
     valid_j = inside_image(corr.points_j, image_hw, max_padding)
     gap = corr.depth_j - corr.surface_depth_j
     covisible = batch.covisible & inside_image(corr.points_j, image_hw)
     occluded = (batch.weights > 0) & ~batch.covisible & ((batch.frame_j - batch.frame_i).abs() >= 2)
     tolerance = model.cfg.depth_tolerance
-    return {
+    terms = {
         "flow": flow_loss(corr.points_j, batch.pts_j, batch.weights, valid_j),
         "flow_grad": consecutive_difference_loss(corr.points_j[valid_j], batch.pts_j[valid_j],
                                                  batch.weights[valid_j]),
@@ -59,9 +80,19 @@ def surface_loss_terms(model: SurfaceModel, batch: CorrespondenceBatch, image_hw
         "occlusion_hinge": masked_mean(torch.relu(2 * tolerance - gap), occluded.float()),
         "depth_smooth": depth_grid_smoothness(model.depth.cells()),
     }
+    if temporal_smooth:
+        terms["temporal_smooth"] = _temporal_smooth(model, corr.canonical, batch.frame_j)
+    return terms
+
+
+def _temporal_smooth(model: SurfaceModel, canonical: Tensor, frame: Tensor) -> Tensor:
+    if model.num_frames < 3:
+        return canonical.sum() * 0.0
+    return trajectory_acceleration(model, canonical[:SMOOTH_POINTS], frame[:SMOOTH_POINTS]).mean()
 
 
 def surface_loss_weights(cfg: TrainConfig) -> dict[str, float]:
     """Constant weights of the surface terms (no schedule: nothing needs a warm-up without RGB and rays)."""
     return {"flow": 1.0, "flow_grad": 0.1, "depth_consistency": cfg.depth_consistency_weight,
-            "occlusion_hinge": cfg.occlusion_hinge_weight, "depth_smooth": cfg.depth_smooth_weight}
+            "occlusion_hinge": cfg.occlusion_hinge_weight, "depth_smooth": cfg.depth_smooth_weight,
+            "temporal_smooth": cfg.temporal_smooth_weight}

@@ -116,7 +116,8 @@ class Trainer:
     def loss_terms(self, batch: CorrespondenceBatch, step: int) -> dict[str, torch.Tensor]:
         """Every unweighted loss term for ``batch`` (on the trainer's device)."""
         if self.method == "surface":
-            return surface_loss_terms(self.model, batch, self.sampler.image_hw, self.tcfg.max_padding)
+            return surface_loss_terms(self.model, batch, self.sampler.image_hw, self.tcfg.max_padding,
+                                      temporal_smooth=self.tcfg.temporal_smooth_weight > 0)
         mcfg = self.model.cfg
         inputs = training_forward(self.model, batch, self._smoothness_index(batch.frame_i),
                                   mask_near=mcfg.mask_near and step < MASK_NEAR_STEPS, generator=self.generator)
