@@ -67,8 +67,13 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
         return
     local = address in (None, "local")
     start_options = {"num_cpus": num_cpus or os.cpu_count(), "include_dashboard": False} if local else {}
-    context = ray.init(address=address, log_to_driver=worker_logs, logging_level=logging.WARNING,
-                       **start_options)
+    try:
+        context = ray.init(address=address, log_to_driver=worker_logs, logging_level=logging.WARNING,
+                           **start_options)
+    except ConnectionError as err:
+        raise ConnectionError(f"cannot reach a Ray cluster at --address {address} ({err}); start one with "
+                              "'ray start --head' (see README), or leave out --address to run on this machine") \
+            from err
     try:
         url = context.dashboard_url
         yield (url if url.startswith("http") else f"http://{url}") if url else None

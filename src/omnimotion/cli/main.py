@@ -73,7 +73,7 @@ def run_reporting_errors(func, args) -> int:
     from omnimotion.io.datadir import CorruptFileError, DataDirError
 
     expected = (UserError, DataDirError, CorruptFileError, OutputNotWritableError, FileNotFoundError,
-                ValueError)
+                ValueError, ConnectionError)
     try:
         return int(func(args) or 0)
     except KeyboardInterrupt:
