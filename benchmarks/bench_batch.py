@@ -90,6 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     from omnimotion.api import RunSettings
 
+    load_at_start = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="bench_batch_", dir=args.keep))
     clips = make_clips(root, args.clips)
     overrides = (f"--num_iters={args.num_iters}",)
@@ -97,7 +98,7 @@ def main() -> None:
     ray_result = run_on_ray(clips, root / "ray", RunSettings(overrides=overrides, workers=1), args.num_cpus)
     result = {"clips": args.clips, "frames": 16, "size": "128x128", "preset": "surface", "num_iters": args.num_iters,
               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "ray_cpus": args.num_cpus,
-              "load_average_1min_at_end": os.getloadavg()[0],
+              "load_average_1min_at_start": load_at_start, "load_average_1min_at_end": os.getloadavg()[0],
               "sequential_wall_s": sequential_s, "sequential_s_per_video": sequential_s / args.clips,
               "sequential_videos_per_hour": 3600 * args.clips / sequential_s,
               "ray_s_per_video": ray_result["wall_s"] / args.clips,
