@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from omnimotion.batch import (DEFAULT_MAX_RETRIES, TaskResources, collect_status, expand_inputs, format_status_table,
                               plan_videos, ray_session, run_batch)
@@ -14,7 +16,7 @@ from omnimotion.cli.main import UserError
 from omnimotion.cli.run import add_run_options, run_settings
 from omnimotion.preprocess.pairs import DEFAULT_CHUNK_PAIRS
 
-__all__ = ["add_parser", "run", "add_ray_options", "task_resources", "require_ray"]
+__all__ = ["add_parser", "run", "add_ray_options", "task_resources", "connected_ray"]
 
 
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
@@ -68,10 +70,16 @@ def task_resources(args: argparse.Namespace) -> TaskResources:
         raise UserError(str(err)) from err
 
 
-def require_ray() -> None:
+@contextmanager
+def connected_ray(args: argparse.Namespace) -> Iterator[None]:
+    """Ray for the duration of the block, as the --address and --num-cpus flags say; prints the dashboard link."""
     if importlib.util.find_spec("ray") is None:
         raise UserError("this needs Ray, which is not installed: pip install 'ray[default]>=2.9' "
                         "(or install omnimotion with the [ray] extra)")
+    with ray_session(args.address, args.num_cpus, worker_logs=args.verbose) as dashboard:
+        if dashboard:
+            print(f"Ray dashboard: {dashboard}")
+        yield
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,10 +93,7 @@ def run(args: argparse.Namespace) -> int:
     videos = plan_videos(expand_inputs(args.inputs), args.out)
     resources = task_resources(args)
     settings = run_settings(args, workers=max(1, int(resources.cpus)))
-    require_ray()
-    with ray_session(args.address, args.num_cpus, worker_logs=args.verbose) as dashboard:
-        if dashboard:
-            print(f"Ray dashboard: {dashboard}")
+    with connected_ray(args):
         report = run_batch(videos, settings, resources, flow_fan_out=args.flow_fan_out)
     _print_table([(video.out_dir, status) for video, status in zip(videos, report.statuses)])
     done = sum(status.state == "done" for status in report.statuses)

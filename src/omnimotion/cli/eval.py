@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method)
-from omnimotion.batch import ray_job_map, ray_session
-from omnimotion.cli.batch import add_ray_options, require_ray, task_resources
+from omnimotion.batch import ray_job_map
+from omnimotion.cli.batch import add_ray_options, connected_ray, task_resources
 from omnimotion.cli.main import parse_key_values
 from omnimotion.eval import CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, available_methods, run_evaluation
 
@@ -73,9 +73,6 @@ def _evaluate(config: EvalConfig, args: argparse.Namespace) -> EvalResults:
     """In this process, or with --address one Ray task per video (its methods that have no cached result)."""
     if args.address is None:
         return run_evaluation(config)
-    require_ray()
     config.out_dir = config.out_dir.resolve()  # workers may run in another working directory
-    with ray_session(args.address, args.num_cpus, worker_logs=args.verbose) as dashboard:
-        if dashboard:
-            print(f"Ray dashboard: {dashboard}")
+    with connected_ray(args):
         return run_evaluation(config, ray_job_map(task_resources(args)))
