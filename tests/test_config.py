@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from omnimotion.config import (PRESETS, UnknownConfigKeyError, build_parser, config_from_dict, config_to_dict,
+from omnimotion.config import (PRESETS, override_arguments, parse_values, UnknownConfigKeyError, build_parser, config_from_dict, config_to_dict,
                                load_config, parse_config)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -97,3 +97,11 @@ def test_defaults_are_official_except_the_model_defaults_that_follow_default_txt
     # ModelConfig defaults reproduce configs/default.txt (use_affine, use_max_loc on); expname is filled
     # in at run time ("default") when empty, as official runs name it in the config file.
     assert differing == {"use_affine", "use_max_loc"}
+
+
+def test_list_overrides_from_key_values():
+    argv = override_arguments({"surface_plane_resolutions": "[8, 32,64 ,128]", "num_iters": "50",
+                               "surface_time_resolutions": "0.5 1.0"})
+    values = parse_values(argv)
+    assert values["surface_plane_resolutions"] == [8, 32, 64, 128]
+    assert values["num_iters"] == 50 and values["surface_time_resolutions"] == [0.5, 1.0]

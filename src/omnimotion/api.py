@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from omnimotion.config import OmniMotionConfig, parse_values, resolve
+from omnimotion.config import OmniMotionConfig, override_arguments, parse_values, resolve
 from omnimotion.eval.methods import MethodOptions, register_method
 from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
@@ -193,7 +193,7 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
     data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False,
                    chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)))
     cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
-                      [f"--{key}={value}" for key, value in extra.items()])
+                      override_arguments(extra))
     checkpoint = train_until_done(data.root, cfg)
     tracks = track_with_model(checkpoint, queries, device=cfg.train.device)
     return tracks.tracks, tracks.occluded

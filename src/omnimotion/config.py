@@ -26,7 +26,7 @@ from omnimotion.train.options import TrainConfig
 
 __all__ = ["OmniMotionConfig", "InferenceConfig", "PRESETS", "build_parser", "parse_config", "load_config",
            "config_to_dict", "config_from_dict", "config_to_text", "UnknownConfigKeyError", "add_field_options",
-           "given_values", "parse_values", "resolve"]
+           "given_values", "parse_values", "resolve", "override_arguments"]
 
 
 class UnknownConfigKeyError(ValueError):
@@ -144,6 +144,18 @@ def given_values(namespace) -> dict[str, Any]:
     """The config keys a parsed namespace actually sets (not None), without parser-only entries."""
     keys = set(_field_map()) | {"data_dir"}
     return {key: value for key, value in vars(namespace).items() if key in keys and value is not None}
+
+
+def override_arguments(values: dict[str, Any]) -> list[str]:
+    """``{key: value}`` overrides (``--set KEY=VALUE``) -> official-style arguments.
+
+    A list value is given as ``[8, 32, 64]``, ``8,32,64`` or ``8 32 64``; it becomes one argument per item.
+    """
+    argv = []
+    for key, value in values.items():
+        items = str(value).strip().strip("[]()").replace(",", " ").split()
+        argv += [f"--{key}", *items] if len(items) > 1 else [f"--{key}={value}"]
+    return argv
 
 
 def parse_values(argv: Sequence[str]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnimotion.cli.main import parse_key_values
-from omnimotion.config import PRESETS
+from omnimotion.config import PRESETS, override_arguments
 
 if TYPE_CHECKING:
     from omnimotion.api import RunSettings
@@ -69,7 +69,7 @@ def run_settings(args: argparse.Namespace, workers: int | None = None) -> RunSet
     """The ``RunSettings`` given by the options of ``add_run_options`` (shared by run, demo and batch)."""
     from omnimotion.api import RunSettings
 
-    overrides = tuple(f"--{key}={value}" for key, value in parse_key_values(args.set).items())
+    overrides = tuple(override_arguments(parse_key_values(args.set)))
     return RunSettings(preset=None if args.preset == "none" else args.preset, config_path=args.config,
                        overrides=overrides, device=args.device, grid_step=args.grid_step, flow=args.flow,
                        max_side=args.max_side, workers=workers)
