@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from omnimotion.flow.opencv import DEFAULT_DIS_PRESET
+
 CASES = {"synthetic_256": (50, 256, 256), "synthetic_854x480": (50, 480, 854), "davis_256": None}
 DAVIS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tapvid_davis_first32"
 
@@ -98,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", choices=sorted(CASES), default=None, help="one case (default: all)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--preset", default=DEFAULT_DIS_PRESET)
     parser.add_argument("--davis", default="bike-packing", help="TAP-Vid DAVIS clip name for davis_256")
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs under this folder")
     parser.add_argument("--frames", type=int, default=None,

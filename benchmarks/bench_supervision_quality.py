@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from omnimotion.flow import get_backend
+from omnimotion.flow.opencv import DEFAULT_DIS_PRESET
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.chain import chain_flows
 from omnimotion.preprocess.filter import filter_flows
@@ -139,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", nargs="+", default=["horsejump-high", "dog", "parkour"])
     parser.add_argument("--appearance", default="embedded", help="embedded | none | dino")
-    parser.add_argument("--preset", default="medium", help="DIS preset")
+    parser.add_argument("--preset", default=DEFAULT_DIS_PRESET, help="DIS preset")
     parser.add_argument("--cycle_th", type=float, default=3.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
