@@ -46,8 +46,9 @@ DIS ``fine``: median error of the valid targets 0.9 vs 6.2 px at gaps 5-8, 1.6 v
 Only the consecutive flows are then computed."""
 
 DEFAULT_PRESET = "surface"
-"""The CPU-practical default: the fast single-surface variant (about parity with chained flow on DAVIS clips,
-where the faithful ``fast`` preset scores far below it, in less time; see README)."""
+"""The CPU-practical default: the fast single-surface variant. On 10 DAVIS clips it scores AJ 46.4, against
+49.2 for chained flow from the same flows; the faithful ``fast`` preset scores far below both, and takes
+longer (see README)."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
