@@ -88,7 +88,7 @@ def chain_links(targets: list[int], start_flow: np.ndarray, start_reliable: np.n
             index = np.flatnonzero(valid)
             points = grid.reshape(-1, 2)[index] + flow.reshape(-1, 2)[index]
             valid.reshape(-1)[index] = check(j, points, index)
-        if direct_max_gap is not None and position + 1 > direct_max_gap:
+        if _chain_only(position, direct_max_gap):
             yield ChainLink(j, flow.copy(), valid.copy(), np.zeros_like(valid))
         elif (pair := direct(j)) is not None:
             direct_flow, reliable, occluded = pair
@@ -127,10 +127,9 @@ def chain_flows(data: DataDir, appearance: Appearance | str | None = None, worke
     store = resolve_appearance(data, appearance, progress)
     if direct_max_gap is not None and direct_max_gap < 1:
         raise ValueError(f"direct_max_gap must be at least 1 (or None), got {direct_max_gap}")
-    reach = max_gap if direct_max_gap is not None else None
-    tasks = [(data, i, direction, store, prefer, direct_max_gap, reach) for direction in (1, -1)
+    tasks = [(data, i, direction, store, prefer, direct_max_gap, max_gap) for direction in (1, -1)
              for i in (range(num - 1) if direction == 1 else range(num - 1, 0, -1))]
-    total = sum(_count_outputs(data, i, direction, direct_max_gap, reach)
+    total = sum(_count_outputs(data, i, direction, direct_max_gap, max_gap)
                 for _, i, direction, *_ in tasks)
     counts = np.zeros((num,) + data.image_hw, np.uint32)
     stats: dict[str, dict[str, int]] = {}
@@ -147,13 +146,13 @@ def chain_flows(data: DataDir, appearance: Appearance | str | None = None, worke
 
 
 def chain_start(data: DataDir, i: int, direction: int, store: FeatureStore | None, prefer: str,
-                direct_max_gap: int | None = None, reach: int | None = None
+                direct_max_gap: int | None = None, max_gap: int | None = None
                 ) -> tuple[int, np.ndarray, dict[str, int]]:
     """One pass from start frame i (direction +1 forward, -1 backward); writes its pairs' outputs.
 
-    ``reach``: with ``direct_max_gap``, chain to every frame at most this far (None: to the video's end).
+    ``max_gap``: with ``direct_max_gap``, chain to every frame at most this far (None: to the video's end).
     """
-    targets, existing = _targets(data, i, direction, direct_max_gap, reach)
+    targets, existing = _targets(data, i, direction, direct_max_gap, max_gap)
     image_i = data.load_frame(i).reshape(-1, 3).astype(np.float32) / 255.0
     grid = pixel_grid(*data.image_hw).reshape(-1, 2)
 
@@ -187,25 +186,29 @@ def chain_start(data: DataDir, i: int, direction: int, store: FeatureStore | Non
 
 
 def _targets(data: DataDir, i: int, direction: int, direct_max_gap: int | None = None,
-             reach: int | None = None) -> tuple[list[int], set[int]]:
+             max_gap: int | None = None) -> tuple[list[int], set[int]]:
     """Targets from i in ``direction`` and those with an existing direct pair.
 
     Official (no ``direct_max_gap``): up to the farthest existing direct pair. With ``direct_max_gap``:
-    every frame within ``reach`` (chains need no direct flow there).
+    every frame at most ``max_gap`` away (chains need no direct flow there).
     """
     end = data.num_frames if direction == 1 else -1
     candidates = list(range(i + direction, end, direction))
     existing = {j for j in candidates if data.flow_path(i, j).exists() and data.mask_path(i, j).exists()}
     if direct_max_gap is not None:
-        return candidates[:reach], existing
+        return candidates[:max_gap], existing
     if not existing:
         return [], existing
     farthest = max(existing, key=lambda j: abs(j - i))
     return candidates[:candidates.index(farthest) + 1], existing
 
 
-def _count_outputs(data: DataDir, i: int, direction: int, direct_max_gap: int | None, reach: int | None) -> int:
-    """How many pairs the pass from frame i writes (for the progress bar)."""
-    targets, existing = _targets(data, i, direction, direct_max_gap, reach)
-    limit = direct_max_gap if direct_max_gap is not None else len(targets)
-    return sum(1 for position, j in enumerate(targets) if position + 1 > limit or j in existing)
+def _chain_only(position: int, direct_max_gap: int | None) -> bool:
+    """Whether the target ``position + 1`` frames away takes the chain alone, reading no direct flow."""
+    return direct_max_gap is not None and position + 1 > direct_max_gap
+
+
+def _count_outputs(data: DataDir, i: int, direction: int, direct_max_gap: int | None, max_gap: int | None) -> int:
+    """How many pairs the pass from frame i writes (the links ``chain_links`` yields; for the progress bar)."""
+    targets, existing = _targets(data, i, direction, direct_max_gap, max_gap)
+    return sum(1 for position, j in enumerate(targets) if _chain_only(position, direct_max_gap) or j in existing)
