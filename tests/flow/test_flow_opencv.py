@@ -42,15 +42,22 @@ def test_dis_translation_end_point_error_is_subpixel():
     assert np.quantile(epe, 0.9) < 1.0
 
 
-def test_dis_moving_sprite_on_static_background():
-    background = _texture(64, 64, seed=1)
-    sprite = _texture(16, 16, seed=2)
+def _moving_sprite(size: int, top_left: tuple[int, int], motion: tuple[int, int], seeds: tuple[int, int]):
+    """A textured square sprite of ``size`` px at ``top_left`` (x, y) on a 64x64 static textured background,
+    moved by ``motion`` (dx, dy): frames a and b and the exact flow from a to b."""
+    (x, y), (dx, dy) = top_left, motion
+    background, sprite = _texture(64, 64, seed=seeds[0]), _texture(size, size, seed=seeds[1])
     a, b = background.copy(), background.copy()
-    a[20:36, 10:26] = sprite
-    b[22:38, 14:30] = sprite  # the sprite moves by (4, 2)
-    flow = DisFlow("medium")(a, b)
+    a[y:y + size, x:x + size] = sprite
+    b[y + dy:y + dy + size, x + dx:x + dx + size] = sprite
     truth = np.zeros((64, 64, 2), np.float32)
-    truth[20:36, 10:26] = (4, 2)
+    truth[y:y + size, x:x + size] = motion
+    return a, b, truth
+
+
+def test_dis_moving_sprite_on_static_background():
+    a, b, truth = _moving_sprite(16, top_left=(10, 20), motion=(4, 2), seeds=(1, 2))
+    flow = DisFlow("medium")(a, b)
     # Visible in b and away from motion boundaries (DIS smooths across them): sprite interior and
     # background far from both sprite positions.
     interior = np.zeros((64, 64), bool)
@@ -101,13 +108,7 @@ def test_dis_on_synthetic_pair_against_ground_truth(motion):
 
 def test_fine_preset_resolves_a_small_sprite_better_than_medium():
     """``fine`` searches down to full resolution: the flow of a 10-px sprite is recovered more sharply."""
-    background = _texture(64, 64, seed=3)
-    sprite = _texture(10, 10, seed=4)
-    a, b = background.copy(), background.copy()
-    a[27:37, 27:37] = sprite
-    b[30:40, 29:39] = sprite  # the sprite moves by (2, 3)
-    truth = np.zeros((64, 64, 2), np.float32)
-    truth[27:37, 27:37] = (2, 3)
+    a, b, truth = _moving_sprite(10, top_left=(27, 27), motion=(2, 3), seeds=(3, 4))
     errors = {preset: np.linalg.norm(get_backend(f"dis:{preset}")(a, b) - truth, axis=-1)[27:37, 27:37].mean()
               for preset in ("medium", "fine")}
     assert errors["fine"] < 0.5 * errors["medium"], errors
