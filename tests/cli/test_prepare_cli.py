@@ -119,3 +119,7 @@ def test_prepare_options_reach_the_pipeline(tmp_path, capsys, frames_dir):
     message = _one_line_error(capsys, ["prepare", str(frames_dir), "--out", str(tmp_path / "o2"),
                                        "--flow_weights", "w.pth"])
     assert "--flow_weights is for --flow raft" in message
+    message = _one_line_error(capsys, ["prepare", str(frames_dir), "--out", str(tmp_path / "o3"),
+                                       "--flow", "dis:fast", "--dis_preset", "medium"])
+    assert "name different DIS presets" in message
+    assert not (tmp_path / "o3").exists()

@@ -48,6 +48,9 @@ def test_surface_preset_selects_the_surface_model_and_the_default_stays_faithful
     assert isinstance(trainer.model, SurfaceModel)
     lrs = {g["name"]: g["lr"] for g in trainer.optimizer.param_groups}
     assert lrs == {"heads": 3e-4, "grids": 3e-3, "depth": 1e-3}
+    logged = trainer.train_step()
+    assert {k: v for k, v in logged.items() if k.startswith("lr_")} == {"lr_heads": 3e-4, "lr_grids": 3e-3,
+                                                                         "lr_depth": 1e-3}
 
 
 def test_surface_training_beats_zero_motion(synthetic_dir, tmp_path):

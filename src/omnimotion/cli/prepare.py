@@ -24,8 +24,9 @@ def _add_flow_arguments(parser: argparse.ArgumentParser, flow_default: str | Non
     parser.add_argument("--flow_weights", default=None, metavar="PATH",
                         help="raft: torchvision RAFT state dict; None = torchvision's weights cache")
     parser.add_argument("--raft_small", action="store_true", help="raft: use RAFT-small instead of RAFT-large")
-    parser.add_argument("--dis_preset", default=DEFAULT_DIS_PRESET, choices=sorted(DIS_PRESETS),
-                        help="dis: OpenCV's ultrafast, fast, medium, or fine (medium at full resolution)")
+    parser.add_argument("--dis_preset", default=None, choices=sorted(DIS_PRESETS),
+                        help=f"dis: OpenCV's ultrafast, fast, medium, or fine (medium at full resolution); "
+                             f"default {DEFAULT_DIS_PRESET}; same as --flow dis:<preset>")
     parser.add_argument("--workers", type=int, default=None, help="processes; None = all cores")
     parser.add_argument("--appearance", default="auto",
                         help="appearance check: auto (DINO features if present, else embedded), embedded, "
@@ -58,10 +59,13 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
 
 
 def _flow_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.flow.startswith("dis:") and args.dis_preset not in (None, args.flow[len("dis:"):]):
+        raise UserError(f"--flow {args.flow} and --dis_preset {args.dis_preset} name different DIS presets; "
+                        f"give one of them")
     if args.flow == "dis":
         if args.flow_weights:
             raise UserError("--flow_weights is for --flow raft; DIS needs no weights")
-        return {"preset": args.dis_preset}
+        return {"preset": args.dis_preset or DEFAULT_DIS_PRESET}
     if args.flow == "raft":
         return {"weights": args.flow_weights, "small": args.raft_small}
     return {}  # unknown name: get_backend names the choices

@@ -155,7 +155,7 @@ class Trainer:
         self.step += 1
         scalars = {k: v.item() for k, v in terms.items()}
         scalars["total"] = loss.item()
-        scalars["lr_feature"] = self.optimizer.param_groups[0]["lr"]
+        scalars.update({f"lr_{group['name']}": group["lr"] for group in self.optimizer.param_groups})
         return scalars
 
     # ----- hard mining ----------------------------------------------------------------------------
