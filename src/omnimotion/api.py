@@ -29,7 +29,7 @@ from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import video_fps
 from omnimotion.preprocess.pairs import ChunkMap
 from omnimotion.preprocess.pipeline import prepare
-from omnimotion.track import Tracker, Tracks, grid_queries, save_tracks
+from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
 from omnimotion.track.export import save_csv
 from omnimotion.train import fit, output_dir
 from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
@@ -92,10 +92,13 @@ def train_until_done(data_dir: Path, cfg: OmniMotionConfig) -> Path:
 
 
 def track_with_model(checkpoint: Path, queries: np.ndarray, device: str = "auto",
-                     output_hw: tuple[int, int] | None = None, fps: float = 10.0) -> Tracks:
-    """Track ``queries [N, 3]`` (t, x, y) with a trained checkpoint (pixels of ``output_hw`` if given)."""
+                     output_hw: tuple[int, int] | None = None, fps: float = 10.0, data: DataDir | None = None,
+                     flow_evidence: str = "none") -> Tracks:
+    """Track ``queries [N, 3]`` (t, x, y) with a trained checkpoint (pixels of ``output_hw`` if given), then
+    correct them with the flows of ``data`` in mode ``flow_evidence`` (``omnimotion.track.evidence``)."""
     tracker = Tracker.from_checkpoint(checkpoint, device=device, output_hw=output_hw, fps=fps)
-    return tracker(queries)
+    tracks = tracker(queries)
+    return tracks if data is None else apply_flow_evidence(tracks, data, flow_evidence)
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,9 @@ def track_stage(source: str | Path, data_dir: str | Path, checkpoint: Path, sett
     height, width = data.image_hw
     step = settings.grid_step or max(1, min(height, width) // DEFAULT_GRID_POINTS)
     queries = grid_queries((height, width), step, frame=0, num_frames=data.num_frames)
-    tracks = track_with_model(checkpoint, queries, settings.device, fps=_source_fps(Path(source)))
+    cfg = make_config(settings.preset, settings.config_path, settings.overrides, settings.device)
+    tracks = track_with_model(checkpoint, queries, settings.device, fps=_source_fps(Path(source)), data=data,
+                              flow_evidence=cfg.inference.flow_evidence)
     return _write_outputs(data, checkpoint, tracks)
 
 
@@ -196,7 +201,8 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
     cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
                       override_arguments(extra))
     checkpoint = train_until_done(data.root, cfg)
-    tracks = track_with_model(checkpoint, queries, device=cfg.train.device)
+    tracks = track_with_model(checkpoint, queries, device=cfg.train.device, data=data,
+                              flow_evidence=cfg.inference.flow_evidence)
     return tracks.tracks, tracks.occluded
 
 

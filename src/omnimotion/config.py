@@ -22,6 +22,7 @@ import configargparse
 
 from omnimotion.model.config import ModelConfig
 from omnimotion.model.surface import SurfaceModelConfig
+from omnimotion.track.evidence import FLOW_EVIDENCE_MODES
 from omnimotion.train.options import TrainConfig
 
 __all__ = ["OmniMotionConfig", "InferenceConfig", "PRESETS", "build_parser", "parse_config", "load_config",
@@ -45,6 +46,14 @@ class InferenceConfig:
     """Mark occluded points as crosses in visualisations."""
     foreground_mask_path: str = ""
     """Foreground mask for trail visualisations."""
+    flow_evidence: str = "visibility"
+    """Correct tracks with the prepared flows (``omnimotion.track.evidence``): none; visibility (visible
+    wherever the flow's cycle check followed the point there and back); positions (also take the flow's
+    position there)."""
+
+    def __post_init__(self) -> None:
+        if self.flow_evidence not in FLOW_EVIDENCE_MODES:
+            raise ValueError(f"flow_evidence={self.flow_evidence!r} must be one of {', '.join(FLOW_EVIDENCE_MODES)}")
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """``omnimotion track`` end to end on a tiny data directory with an untrained (randomly initialised) model."""
 
 import dataclasses
+import shutil
 
 import cv2
 import numpy as np
@@ -88,3 +89,29 @@ def test_empty_mask_and_missing_checkpoint(data_dir, tmp_path, capsys):
     write_frames(make_clip(num_frames=2, height=16, width=16), bare / "color")
     assert main(["track", str(bare), "--dense", "--out", str(tmp_path / "t.npz")]) == 1
     assert "train first" in capsys.readouterr().err
+
+
+def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows(data_dir, tmp_path):
+    from omnimotion.io.datadir import DataDir
+
+    root = tmp_path / "seq"
+    shutil.copytree(data_dir, root)
+    clip, data = make_clip(num_frames=T, height=H, width=W, seed=1), DataDir(root)
+    for i in range(T):
+        for j in set(range(T)) - {i}:
+            flow, occluded = clip.flow(i, j)
+            data.save_flow(i, j, flow)
+            data.save_mask(i, j, ~occluded, np.zeros_like(occluded))
+    runs = {}
+    for mode in ("none", "visibility", "positions"):
+        # --occlusion_th -1: the model calls every point-frame occluded, so that the evidence has work to do
+        assert main(["track", str(root), "--grid", "6", "--frame", "1", "--occlusion_th", "-1",
+                     "--flow_evidence", mode, "--out", str(tmp_path / f"{mode}.npz")]) == 0
+        runs[mode] = load_tracks(tmp_path / f"{mode}.npz")
+    gt, gt_occluded = clip.track(runs["none"].queries)
+    assert gt_occluded.sum() > 10 and runs["none"].occluded[~gt_occluded].mean() > 0.5
+    assert not runs["visibility"].occluded[~gt_occluded].any()
+    np.testing.assert_array_equal(runs["visibility"].occluded[gt_occluded], runs["none"].occluded[gt_occluded])
+    np.testing.assert_array_equal(runs["visibility"].tracks, runs["none"].tracks)
+    np.testing.assert_allclose(runs["positions"].tracks[~gt_occluded], gt[~gt_occluded], atol=0.05)
+    assert np.abs(runs["none"].tracks - gt)[~gt_occluded].max() > 1  # the untrained model alone is off

@@ -15,8 +15,9 @@ import numpy as np
 from omnimotion.cli.main import UserError
 from omnimotion.io.checkpoint import latest_checkpoint
 from omnimotion.io.datadir import DataDir
-from omnimotion.track import (Tracker, dense_queries, grid_queries, load_mask, mask_queries, points_from_file,
-                              points_from_strings, save_tracks)
+from omnimotion.config import InferenceConfig
+from omnimotion.track import (FLOW_EVIDENCE_MODES, Tracker, apply_flow_evidence, dense_queries, grid_queries,
+                              load_mask, mask_queries, points_from_file, points_from_strings, save_tracks)
 from omnimotion.track.export import TRACK_SUFFIXES
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
 from omnimotion.track.tracks import Tracks
@@ -59,6 +60,10 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--color_video", default=None, help="also write the model's rendered colours as an mp4")
     parser.add_argument("--occlusion_th", type=float, default=None,
                         help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
+    parser.add_argument("--flow_evidence", default=InferenceConfig.flow_evidence, choices=FLOW_EVIDENCE_MODES,
+                        help="correct tracks with DATA_DIR's flows: visible wherever the flow's cycle check "
+                             "followed the point (visibility), also take the flow's position there (positions), "
+                             "or the model's output as it is (none)")
     parser.add_argument("--video_size", default=None, metavar="WxH",
                         help="size of the original video the frames were resized from; queries and tracks "
                              "are then in its pixels (default: the size of DATA_DIR/color frames)")
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{checkpoint} was trained on {tracker.num_frames} frames of {tracker.model_hw[1]}x"
                         f"{tracker.model_hw[0]} but {data.color_dir} has {num_frames} of {frames_hw[1]}x"
                         f"{frames_hw[0]}; pass the checkpoint trained on this data directory")
-    tracks = tracker(queries)
+    tracks = apply_flow_evidence(tracker(queries), data, args.flow_evidence)
     save_tracks(tracks, args.out)
     log.info("wrote %s (%d points, %.0f%% of point-frames visible)", args.out, tracks.num_points,
              100 * (1 - tracks.occluded.mean()))

@@ -1,0 +1,76 @@
+"""Flow evidence: with exact flows and masks it restores ground-truth visibility (and positions) of any tracks."""
+
+import numpy as np
+import pytest
+from track_doubles import translating_clip, write_exact_data_dir
+
+from omnimotion.coords import resize_points
+from omnimotion.track import Tracks, apply_flow_evidence, flow_evidence, grid_queries
+
+
+@pytest.fixture(scope="module")
+def exact(tmp_path_factory):
+    clip = translating_clip()
+    data = write_exact_data_dir(clip, tmp_path_factory.mktemp("evidence") / "clip")
+    # integer grid points of two query frames, and fractional points on the uniformly drifting background
+    queries = np.concatenate([grid_queries(data.image_hw, 5, frame=0), grid_queries(data.image_hw, 7, frame=6),
+                              np.array([[3, 40.25, 40.5], [9, 55.75, 3.5]], np.float32)])
+    gt, gt_occluded = clip.track(queries)
+    return clip, data, queries, gt, gt_occluded
+
+
+def stuck_everywhere_hidden(queries: np.ndarray, num_frames: int, image_hw) -> Tracks:
+    """A worst-case model: every point stays at its query pixel and is hidden everywhere but its query frame."""
+    occluded = np.ones((len(queries), num_frames), bool)
+    occluded[np.arange(len(queries)), queries[:, 0].astype(int)] = False
+    return Tracks(np.repeat(queries[:, None, 1:], num_frames, axis=1), occluded, queries, image_hw)
+
+
+def test_visibility_mode_restores_visibility_and_keeps_positions(exact):
+    clip, data, queries, _, gt_occluded = exact
+    assert 0.05 < gt_occluded.mean() < 0.5  # the square hides some points, some leave the frame
+    stuck = stuck_everywhere_hidden(queries, clip.num_frames, data.image_hw)
+    fixed = apply_flow_evidence(stuck, data, "visibility")
+    np.testing.assert_array_equal(fixed.occluded, gt_occluded)
+    np.testing.assert_array_equal(fixed.tracks, stuck.tracks)
+    assert apply_flow_evidence(stuck, data, "none") is stuck
+
+
+def test_positions_mode_takes_the_flow_where_it_is_reliable(exact):
+    clip, data, queries, gt, gt_occluded = exact
+    stuck = stuck_everywhere_hidden(queries, clip.num_frames, data.image_hw)
+    fixed = apply_flow_evidence(stuck, data, "positions")
+    visible = ~gt_occluded
+    np.testing.assert_allclose(fixed.tracks[visible], gt[visible], atol=0.05)  # cv2.remap's 1/32 px tables
+    np.testing.assert_array_equal(fixed.tracks[~visible], stuck.tracks[~visible])
+    np.testing.assert_array_equal(fixed.occluded, gt_occluded)
+
+
+def test_tracks_of_a_resized_video_are_corrected_in_its_pixels(exact):
+    clip, data, queries, gt, gt_occluded = exact
+    video_hw = (2 * data.image_hw[0], 3 * data.image_hw[1])
+    big = queries.copy()
+    big[:, 1:] = resize_points(queries[:, 1:], data.image_hw, video_hw)
+    fixed = apply_flow_evidence(stuck_everywhere_hidden(big, clip.num_frames, video_hw), data, "positions")
+    visible = ~gt_occluded
+    np.testing.assert_allclose(fixed.tracks[visible], resize_points(gt, data.image_hw, video_hw)[visible], atol=0.15)
+    np.testing.assert_array_equal(fixed.occluded, gt_occluded)
+
+
+def test_pairs_without_masks_give_no_evidence_and_bad_calls_fail(exact, tmp_path):
+    clip, data, queries, _, gt_occluded = exact
+    data.mask_path(0, 4).rename(tmp_path / "hidden.png")
+    try:
+        evidence = flow_evidence(data, queries)
+    finally:
+        (tmp_path / "hidden.png").rename(data.mask_path(0, 4))
+    from_frame_0 = queries[:, 0] == 0
+    assert not evidence.reliable[from_frame_0, 4].any() and evidence.points is None
+    np.testing.assert_array_equal(evidence.reliable[~from_frame_0], ~gt_occluded[~from_frame_0] & (
+        np.arange(clip.num_frames)[None] != queries[~from_frame_0, :1]))
+    stuck = stuck_everywhere_hidden(queries, clip.num_frames, data.image_hw)
+    with pytest.raises(ValueError, match="is not one of none, visibility, positions"):
+        apply_flow_evidence(stuck, data, "snap")
+    short = Tracks(stuck.tracks[:1, :5], stuck.occluded[:1, :5], queries[:1], data.image_hw)
+    with pytest.raises(ValueError, match="tracks have 5 frames"):
+        apply_flow_evidence(short, data, "visibility")
