@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+import omnimotion
+
 from omnimotion.cli.main import main
 from omnimotion.eval import methods as methods_module
 from omnimotion.eval.datasets import EvalVideo
@@ -83,6 +85,9 @@ def test_oracle_scores_perfectly_and_cache_is_reused(tmp_path, monkeypatch):
     config.query_mode = "first"  # different settings: recomputed
     run_evaluation(config)
     assert len(calls) == 4
+    monkeypatch.setattr(omnimotion, "__version__", "999.0")  # results of another release: recomputed
+    run_evaluation(config)
+    assert len(calls) == 6
 
 
 def test_failing_video_is_skipped_and_reported(tmp_path, monkeypatch, capsys):

@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
+import omnimotion
+
 from omnimotion.eval.datasets import EvalVideo, VideoSource, iter_videos
 from omnimotion.eval.methods import MethodOptions, get_method
 from omnimotion.eval.plots import plot_tracks
@@ -162,9 +164,11 @@ def evaluate_one(config: EvalConfig, video: EvalVideo, queries: QuerySet, query_
 
 
 def _settings(config: EvalConfig, method_name: str) -> dict[str, Any]:
-    """What a cached result depends on; a cache entry is reused only if these match exactly."""
+    """What a cached result depends on; a cache entry is reused only if these match exactly. The package
+    version stands for the code: results of an older release are recomputed (trained models are reused)."""
     options = config.method_options
-    return {"dataset": str(config.dataset), "method": method_name, "query_mode": config.query_mode,
+    return {"version": omnimotion.__version__, "dataset": str(config.dataset), "method": method_name,
+            "query_mode": config.query_mode,
             "flow": options.flow, "cycle_th_px": options.cycle_th_px,
             "extra": json.loads(json.dumps(options.extra, default=str))}
 
