@@ -197,6 +197,7 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
             save_png(frames_dir / f"{index:05d}.png", frame)
     extra = dict(options.extra)
     data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False,
+                   workers=options.workers,
                    chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)))
     cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
                       override_arguments(extra))

@@ -61,3 +61,20 @@ def test_eval_runs_the_omnimotion_method(tmp_path, capsys):
 def test_set_needs_key_value(tmp_path, capsys):
     assert main(["run", str(demo_clip_path()), "--out", str(tmp_path / "o"), "--set", "num_iters"]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_eval_method_keeps_preprocessing_within_its_workers(tmp_path, monkeypatch):
+    import omnimotion.api as api
+    from omnimotion.eval.methods import MethodOptions, get_method
+
+    seen = {}
+
+    def prepare(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before any work
+
+    monkeypatch.setattr(api, "prepare", prepare)
+    video = np.zeros((3, 8, 8, 3), np.uint8)
+    with pytest.raises(KeyboardInterrupt):
+        get_method("omnimotion")(video, np.zeros((1, 3), np.float32), tmp_path, MethodOptions(workers=3))
+    assert seen["workers"] == 3

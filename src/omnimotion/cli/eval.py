@@ -74,5 +74,7 @@ def _evaluate(config: EvalConfig, args: argparse.Namespace) -> EvalResults:
     if args.address is None:
         return run_evaluation(config)
     config.out_dir = config.out_dir.resolve()  # workers may run in another working directory
+    resources = task_resources(args)
+    config.method_options.workers = max(1, int(resources.cpus))  # a task's preprocessing stays in its CPUs
     with connected_ray(args):
-        return run_evaluation(config, ray_job_map(task_resources(args)))
+        return run_evaluation(config, ray_job_map(resources))

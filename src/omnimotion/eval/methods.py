@@ -32,11 +32,14 @@ class MethodOptions:
     flow: flow backend name for ``omnimotion.flow.get_backend`` (the same for every method, for fairness).
     cycle_th_px: forward-backward cycle threshold of the flow baselines, pixels of the video.
     extra: method-specific settings (e.g. a preset name for the model), passed through untouched.
+    workers: preprocessing processes of methods that prepare a data directory (None = all cores); changes
+        only the speed, so results cached with another value are reused.
     """
 
     flow: str = "dis"
     cycle_th_px: float = CYCLE_TH_PX
     extra: dict[str, Any] = field(default_factory=dict)
+    workers: int | None = None
 
 
 TrackingMethod = Callable[[np.ndarray, np.ndarray, Path, MethodOptions], tuple[np.ndarray, np.ndarray]]
