@@ -190,14 +190,17 @@ def _source_fps(source: Path) -> float:
 
 
 def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
-    """Evaluation method 'omnimotion': fit the model on ``video`` in ``workdir`` (resuming), track ``queries``."""
+    """Evaluation method 'omnimotion': fit the model on ``video`` in ``workdir`` (resuming), track ``queries``.
+
+    ``options.extra`` holds config overrides, plus the preprocessing keys ``chain_direct_max_gap`` and
+    ``cycle_th`` (px, default 3) and the ``preset`` and ``config`` to start from."""
     frames_dir = workdir / "frames"
     if not frames_dir.is_dir() or len(list(frames_dir.glob("*.png"))) != len(video):
         for index, frame in enumerate(video):
             save_png(frames_dir / f"{index:05d}.png", frame)
     extra = dict(options.extra)
     data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False,
-                   workers=options.workers,
+                   workers=options.workers, cycle_th=float(extra.pop("cycle_th", 3.0)),
                    chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)))
     cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
                       override_arguments(extra))

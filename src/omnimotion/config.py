@@ -90,6 +90,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "use_count_map": True, "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50,
         "lrate_decay_steps": 1500, "grad_clip": 1.0, "i_cache": 1000, "error_map_stride": 4,
         "i_weight": 1000, "i_print": 100, "i_img": 1000, "vis_occlusion": True, "temporal_smooth_weight": 0.1,
+        "flow_evidence": "positions",
     },
 }
 

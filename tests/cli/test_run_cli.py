@@ -63,7 +63,7 @@ def test_set_needs_key_value(tmp_path, capsys):
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
-def test_eval_method_keeps_preprocessing_within_its_workers(tmp_path, monkeypatch):
+def test_eval_method_passes_preprocessing_options(tmp_path, monkeypatch):
     import omnimotion.api as api
     from omnimotion.eval.methods import MethodOptions, get_method
 
@@ -76,5 +76,6 @@ def test_eval_method_keeps_preprocessing_within_its_workers(tmp_path, monkeypatc
     monkeypatch.setattr(api, "prepare", prepare)
     video = np.zeros((3, 8, 8, 3), np.uint8)
     with pytest.raises(KeyboardInterrupt):
-        get_method("omnimotion")(video, np.zeros((1, 3), np.float32), tmp_path, MethodOptions(workers=3))
-    assert seen["workers"] == 3
+        get_method("omnimotion")(video, np.zeros((1, 3), np.float32), tmp_path,
+                                 MethodOptions(workers=3, extra={"cycle_th": "6"}))
+    assert seen["workers"] == 3 and seen["cycle_th"] == 6.0
