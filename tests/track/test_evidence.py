@@ -36,14 +36,24 @@ def test_visibility_mode_restores_visibility_and_keeps_positions(exact):
     assert apply_flow_evidence(stuck, data, "none") is stuck
 
 
-def test_positions_mode_takes_the_flow_where_it_is_reliable(exact):
+def test_positions_mode_takes_the_flow_where_reliable_and_continues_the_model_motion_elsewhere(exact):
     clip, data, queries, gt, gt_occluded = exact
-    stuck = stuck_everywhere_hidden(queries, clip.num_frames, data.image_hw)
-    fixed = apply_flow_evidence(stuck, data, "positions")
+    frames = np.arange(clip.num_frames)
+    drift = 0.5 * np.abs(frames[None] - queries[:, :1])  # px in x, growing away from the query frame
+    model = gt + np.stack([drift, np.zeros_like(drift)], axis=-1)
+    tracks = Tracks(model, np.ones_like(gt_occluded), queries, data.image_hw)
+    fixed = apply_flow_evidence(tracks, data, "positions")
     visible = ~gt_occluded
     np.testing.assert_allclose(fixed.tracks[visible], gt[visible], atol=0.05)  # cv2.remap's 1/32 px tables
-    np.testing.assert_array_equal(fixed.tracks[~visible], stuck.tracks[~visible])
-    np.testing.assert_array_equal(fixed.occluded, gt_occluded)
+    # elsewhere: the model's motion since the nearest visible frame between the query frame and this one
+    for n, start in enumerate(queries[:, 0].astype(int)):
+        for k in np.flatnonzero(gt_occluded[n]):
+            between = frames[min(start, k):max(start, k) + 1]
+            anchors = between[visible[n, between]]
+            anchor = anchors[np.argmin(np.abs(anchors - k))]
+            expected = gt[n, k] + [drift[n, k] - drift[n, anchor], 0.0]
+            np.testing.assert_allclose(fixed.tracks[n, k], expected, atol=0.05)
+    assert (gt_occluded & (fixed.tracks != model).any(-1)).any()  # the occluded frames did move
 
 
 def test_tracks_of_a_resized_video_are_corrected_in_its_pixels(exact):

@@ -13,8 +13,10 @@ Modes (``FLOW_EVIDENCE_MODES``):
 * ``visibility``: a track is visible at frame k wherever the query pixel is reliable from its query frame
   to k (positions stay the model's, so tracks stay cycle-consistent);
 * ``positions``: as ``visibility``, and at those frames the position is the flow's, query + flow(t -> k)
-  (bilinear at the query position). More precise where the model underfits its flows, but tracks then
-  switch between two sources and are no longer exactly cycle-consistent.
+  (bilinear at the query position). At the other frames the track continues with the model's motion from
+  the nearest such frame on the way back to the query frame, so it does not jump where the flow stops
+  vouching. More precise where the model underfits its flows, but tracks are then only as cycle-consistent
+  as the flow's cycle check.
 
 Pairs without a mask (a data directory prepared with ``--max_gap``) give no evidence. The reliable bit
 is read at the query's nearest pixel.
@@ -88,6 +90,22 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str) -> Tracks:
     positions = tracks.tracks
     if evidence.points is not None:
         flow_points = resize_points(evidence.points, data.image_hw, tracks.image_hw)
-        positions = np.where(evidence.reliable[..., None], flow_points, tracks.tracks)
+        positions = _stitch(tracks.tracks, flow_points, evidence.reliable, tracks.queries[:, 0].astype(np.int64))
         occluded |= ~inside_image(positions, *tracks.image_hw)
     return Tracks(positions, occluded, tracks.queries, tracks.image_hw, tracks.fps)
+
+
+def _stitch(model: np.ndarray, flow_points: np.ndarray, reliable: np.ndarray, query_frames: np.ndarray) -> np.ndarray:
+    """Flow positions where ``reliable [N, T]``; elsewhere ``model [N, T, 2]`` shifted by its offset from the
+    flow at the anchor, the nearest reliable frame between the query frame and this one (the query frame
+    itself, where the model equals the query, when there is none)."""
+    num_frames = reliable.shape[1]
+    frames = np.arange(num_frames)[None]
+    start = query_frames[:, None]
+    anchors = reliable | (frames == start)
+    later = np.maximum.accumulate(np.where(anchors & (frames >= start), frames, -1), axis=1)
+    earlier = np.minimum.accumulate(np.where(anchors & (frames <= start), frames, num_frames)[:, ::-1], axis=1)
+    anchor = np.where(frames >= start, later, earlier[:, ::-1])
+    rows = np.arange(len(model))[:, None]
+    at_anchor = np.where(reliable[..., None], flow_points, model)[rows, anchor]
+    return (model + at_anchor - model[rows, anchor]).astype(np.float32)
