@@ -105,3 +105,9 @@ def test_list_overrides_from_key_values():
     values = parse_values(argv)
     assert values["surface_plane_resolutions"] == [8, 32, 64, 128]
     assert values["num_iters"] == 50 and values["surface_time_resolutions"] == [0.5, 1.0]
+
+
+def test_flow_evidence_mode_is_checked_with_the_config():
+    assert parse_config(["--flow_evidence", "positions"]).inference.flow_evidence == "positions"
+    with pytest.raises(ValueError, match="flow_evidence 'snap' is not one of none, visibility, positions"):
+        parse_config(["--flow_evidence", "snap"])

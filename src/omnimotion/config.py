@@ -22,7 +22,7 @@ import configargparse
 
 from omnimotion.model.config import ModelConfig
 from omnimotion.model.surface import SurfaceModelConfig
-from omnimotion.track.evidence import FLOW_EVIDENCE_MODES
+from omnimotion.track.evidence import check_flow_evidence_mode
 from omnimotion.train.options import TrainConfig
 
 __all__ = ["OmniMotionConfig", "InferenceConfig", "PRESETS", "build_parser", "parse_config", "load_config",
@@ -52,8 +52,7 @@ class InferenceConfig:
     position there)."""
 
     def __post_init__(self) -> None:
-        if self.flow_evidence not in FLOW_EVIDENCE_MODES:
-            raise ValueError(f"flow_evidence={self.flow_evidence!r} must be one of {', '.join(FLOW_EVIDENCE_MODES)}")
+        check_flow_evidence_mode(self.flow_evidence)
 
 
 @dataclass

@@ -63,6 +63,13 @@ def test_set_needs_key_value(tmp_path, capsys):
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
+def test_bad_config_value_fails_before_preprocessing(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["run", str(demo_clip_path()), "--out", str(out), "--set", "flow_evidence=snap"]) == 1
+    assert "flow_evidence 'snap' is not one of none, visibility, positions" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_eval_method_passes_preprocessing_options(tmp_path, monkeypatch):
     import omnimotion.api as api
     from omnimotion.eval.methods import MethodOptions, get_method

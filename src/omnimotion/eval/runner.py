@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterable, Sequence
 from tqdm import tqdm
 
 import omnimotion
-
 from omnimotion.eval.datasets import EvalVideo, VideoSource, iter_videos
 from omnimotion.eval.methods import MethodOptions, get_method
 from omnimotion.eval.plots import plot_tracks

@@ -37,7 +37,7 @@ from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.warp import sample_bilinear
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["FLOW_EVIDENCE_MODES", "FlowEvidence", "flow_evidence", "apply_flow_evidence"]
+__all__ = ["FLOW_EVIDENCE_MODES", "FlowEvidence", "check_flow_evidence_mode", "flow_evidence", "apply_flow_evidence"]
 
 FLOW_EVIDENCE_MODES = ("none", "visibility", "positions")
 
@@ -49,6 +49,12 @@ class FlowEvidence(NamedTuple):
 
     reliable: np.ndarray
     points: np.ndarray | None
+
+
+def check_flow_evidence_mode(mode: str) -> None:
+    """Raise ValueError naming the choices unless ``mode`` is one of ``FLOW_EVIDENCE_MODES``."""
+    if mode not in FLOW_EVIDENCE_MODES:
+        raise ValueError(f"flow_evidence {mode!r} is not one of {', '.join(FLOW_EVIDENCE_MODES)}")
 
 
 def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False) -> FlowEvidence:
@@ -77,8 +83,7 @@ def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False)
 
 def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str) -> Tracks:
     """``tracks`` corrected by the flow evidence of ``data`` in ``mode`` (one of ``FLOW_EVIDENCE_MODES``)."""
-    if mode not in FLOW_EVIDENCE_MODES:
-        raise ValueError(f"flow evidence mode {mode!r} is not one of {', '.join(FLOW_EVIDENCE_MODES)}")
+    check_flow_evidence_mode(mode)
     if mode == "none":
         return tracks
     if tracks.num_frames != data.num_frames:
