@@ -107,6 +107,12 @@ def test_list_overrides_from_key_values():
     assert values["num_iters"] == 50 and values["surface_time_resolutions"] == [0.5, 1.0]
 
 
+def test_text_overrides_keep_commas_and_spaces_and_one_item_lists_parse():
+    values = parse_values(override_arguments({"expname": "take 2, dog", "surface_plane_resolutions": "[16]"}))
+    assert values["expname"] == "take 2, dog"
+    assert values["surface_plane_resolutions"] == [16]
+
+
 def test_flow_evidence_mode_is_checked_with_the_config():
     assert parse_config(["--flow_evidence", "positions"]).inference.flow_evidence == "positions"
     with pytest.raises(ValueError, match="flow_evidence 'snap' is not one of none, visibility, positions"):

@@ -158,12 +158,15 @@ def given_values(namespace) -> dict[str, Any]:
 def override_arguments(values: dict[str, Any]) -> list[str]:
     """``{key: value}`` overrides (``--set KEY=VALUE``) -> official-style arguments.
 
-    A list value is given as ``[8, 32, 64]``, ``8,32,64`` or ``8 32 64``; it becomes one argument per item.
+    A list-valued key's value is given as ``[8, 32, 64]``, ``8,32,64`` or ``8 32 64``; it becomes one
+    argument per item. Other values (names, paths) are passed whole, commas and spaces included.
     """
+    fields = _field_map()
     argv = []
     for key, value in values.items():
-        items = str(value).strip().strip("[]()").replace(",", " ").split()
-        argv += [f"--{key}", *items] if len(items) > 1 else [f"--{key}={value}"]
+        is_list = key in fields and isinstance(_default_of(fields[key][1]), (list, tuple))
+        items = str(value).strip().strip("[]()").replace(",", " ").split() if is_list else []
+        argv += [f"--{key}", *items] if items else [f"--{key}={value}"]
     return argv
 
 
