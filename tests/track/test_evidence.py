@@ -84,3 +84,24 @@ def test_pairs_without_masks_give_no_evidence_and_bad_calls_fail(exact, tmp_path
     short = Tracks(stuck.tracks[:1, :5], stuck.occluded[:1, :5], queries[:1], data.image_hw)
     with pytest.raises(ValueError, match="tracks have 5 frames"):
         apply_flow_evidence(short, data, "visibility")
+
+
+def test_flow_positions_ignore_neighbouring_pixels_whose_chain_broke(tmp_path):
+    clip = translating_clip()
+    data = write_exact_data_dir(clip, tmp_path / "clip")
+    queries = grid_queries(data.image_hw, 3, frame=0)
+    queries[:, 1:] += [0.4, 0.3]  # between pixels: four neighbours each
+    before = flow_evidence(data, queries, with_points=True)
+    xs, ys = np.floor(queries[:, 1]).astype(int), np.floor(queries[:, 2]).astype(int)
+    touched = np.zeros(len(queries), bool)
+    for k in range(1, clip.num_frames):
+        flow, broke = data.load_flow(0, k), ~data.load_mask(0, k)[0]
+        flow[broke] = 1000.0  # a broken chain's flow says nothing about its neighbours
+        data.save_flow(0, k, flow)
+        touched |= before.reliable[:, k] & (broke[ys, xs] | broke[ys, xs + 1] | broke[ys + 1, xs] | broke[ys + 1, xs + 1])
+    assert touched.sum() >= 5  # reliable points next to a broken chain exist
+    after = flow_evidence(data, queries, with_points=True)
+    np.testing.assert_array_equal(after.points, before.points)
+    gt, _ = clip.track(queries)
+    error = np.linalg.norm(after.points - gt, axis=-1)[after.reliable]
+    assert np.median(error) < 0.05
