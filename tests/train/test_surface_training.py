@@ -154,3 +154,32 @@ def test_trajectory_acceleration_of_a_known_motion(synthetic_dir, tmp_path):
     acceleration = trajectory_acceleration(model, canonical, torch.tensor([0, 2, model.num_frames - 1]))
     expected = 2 * c * (model.width - 1) / 2
     assert torch.allclose(acceleration, torch.full((3,), expected), atol=1e-4), acceleration
+
+
+def test_user_depth_maps_initialise_a_fresh_surface_run_as_depth_init_says(synthetic_dir, tmp_path):
+    import shutil
+
+    from omnimotion.io.atomic import save_npy
+    from omnimotion.io.datadir import DataDir, DataDirError
+    from omnimotion.model.surface import depth_map_path
+
+    source, clip = synthetic_dir
+    data = DataDir(shutil.copytree(source.root, tmp_path / "clip"))
+    flat = Trainer(data.root, surface_run(data.root, tmp_path))  # auto, no depth/ folder: flat start
+    torch.testing.assert_close(flat.model.render_depth(0), torch.ones(clip.height, clip.width))
+    with pytest.raises(DataDirError, match="missing depth map"):
+        Trainer(data.root, surface_run(data.root, tmp_path, depth_init="on"))
+    ramp = np.tile(np.linspace(1.0, 5.0, clip.width, dtype=np.float32), (clip.height, 1))  # farther to the right
+    for t in range(clip.num_frames):
+        save_npy(depth_map_path(data, t), ramp * (1 + 0.1 * t))
+    for choice, is_disparity, sign in (("auto", False, 1), ("on", True, -1)):
+        trainer = Trainer(data.root, surface_run(data.root, tmp_path, depth_init=choice,
+                                                 depth_is_disparity=is_disparity))
+        for t in (0, clip.num_frames - 1):
+            depth = trainer.model.render_depth(t)[clip.height // 2].numpy()
+            assert sign * (depth[-1] - depth[0]) > 0.5  # the ramp's order, in the depth range
+            assert np.all(sign * np.diff(depth) > -1e-4)
+    torch.testing.assert_close(Trainer(data.root, surface_run(data.root, tmp_path, depth_init="off"))
+                               .model.render_depth(0), torch.ones(clip.height, clip.width))
+    with pytest.raises(ValueError, match="depth_init 'maybe' is not one of auto, on, off"):
+        surface_run(data.root, tmp_path, depth_init="maybe")

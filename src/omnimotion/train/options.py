@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["TrainConfig"]
+__all__ = ["TrainConfig", "DEPTH_INIT_CHOICES"]
+
+DEPTH_INIT_CHOICES = ("auto", "on", "off")
 
 
 @dataclass
@@ -99,6 +101,13 @@ class TrainConfig:
     """surface: weight of the mean absolute difference of neighbouring depth-grid cells."""
     temporal_smooth_weight: float = 0.0
     """surface: weight of the trajectories' mean acceleration |p(t-1) - 2p(t) + p(t+1)| in px."""
+    depth_init: str = "auto"
+    """surface: start the per-frame depth from user maps ``<data_dir>/depth/<frame>.npy`` (any monocular
+    depth model; larger = farther unless ``depth_is_disparity``): ``auto`` when that folder exists, ``on``
+    (missing maps are an error), ``off`` (flat start). Only a fresh run is initialised; a resumed one keeps
+    its trained depth."""
+    depth_is_disparity: bool = False
+    """surface: the user depth maps hold disparity / inverse depth (larger = nearer, e.g. MiDaS)."""
     seed: int = 1234
     """Global torch seed (official: 1234)."""
     device: str = "auto"
@@ -119,6 +128,10 @@ class TrainConfig:
     """Write tensorboard event files under ``<out>/logs``."""
     progress: bool = True
     """Show a tqdm progress bar."""
+
+    def __post_init__(self) -> None:
+        if self.depth_init not in DEPTH_INIT_CHOICES:
+            raise ValueError(f"depth_init {self.depth_init!r} is not one of {', '.join(DEPTH_INIT_CHOICES)}")
 
     def steps(self, official_steps: float) -> float:
         """A step constant of the official loss schedules, rescaled by ``schedule_scale``."""

@@ -29,6 +29,7 @@ from omnimotion.io.checkpoint import (SURFACE_MODEL_KEY, checkpoint_path, checkp
                                       load_checkpoint, save_checkpoint)
 from omnimotion.io.datadir import DataDir
 from omnimotion.model import ModelConfig, build_model, method_config
+from omnimotion.model.surface import load_depth_maps, normalize_depth_maps
 from omnimotion.train.forward import training_forward
 from omnimotion.train.losses import compute_losses, weighted_total
 from omnimotion.train.mining import compute_error_maps
@@ -87,6 +88,8 @@ class Trainer:
         self.method = self.tcfg.method
         model_cfg = method_config(self.method, cfg.model, getattr(cfg, "surface", None))
         self.model = build_model(model_cfg, self.num_frames, self.sampler.image_hw).to(self.device)
+        if self.method == "surface":
+            self._init_depth_from_user_maps()
         self.optimizer = torch.optim.Adam(self._param_groups())
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=self.tcfg.lrate_decay_steps,
                                                          gamma=self.tcfg.lrate_decay_factor)
@@ -96,6 +99,17 @@ class Trainer:
         self.out_dir = output_dir(self.data.root, self.tcfg)
         self._stop_requested = False
         self.history: list[dict[str, float]] = []  # scalars of every step of this process, for benchmarks
+
+    def _init_depth_from_user_maps(self) -> None:
+        """Start the surface model's depth from ``depth/<frame>.npy`` as ``depth_init`` says."""
+        choice = self.tcfg.depth_init
+        if choice == "off" or (choice == "auto" and not (self.data.root / "depth").is_dir()):
+            return
+        maps = load_depth_maps(self.data)[: self.num_frames]
+        cfg = self.model.cfg
+        self.model.init_depth(normalize_depth_maps(maps, (cfg.min_depth, cfg.max_depth),
+                                                   is_disparity=self.tcfg.depth_is_disparity))
+        log.info("depth initialised from %d user depth maps in %s", len(maps), self.data.root / "depth")
 
     def _param_groups(self) -> list[dict[str, Any]]:
         if self.method == "surface":
