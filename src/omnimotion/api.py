@@ -26,7 +26,6 @@ from omnimotion.eval.methods import MethodOptions, register_method
 from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
-from omnimotion.io.video import video_fps
 from omnimotion.preprocess.pairs import ChunkMap
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
@@ -139,7 +138,7 @@ def run_stages(source: str | Path, out_dir: str | Path, settings: RunSettings, p
     make_config(settings.preset, settings.config_path, settings.overrides, settings.device)  # bad keys fail now
     data = prepare_stage(source, out_dir, settings, progress=progress)
     checkpoint = train_stage(data.root, settings)
-    return track_stage(source, data.root, checkpoint, settings)
+    return track_stage(data.root, checkpoint, settings)
 
 
 def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings, progress: bool = True,
@@ -157,14 +156,14 @@ def train_stage(data_dir: str | Path, settings: RunSettings) -> Path:
     return train_until_done(Path(data_dir), cfg)
 
 
-def track_stage(source: str | Path, data_dir: str | Path, checkpoint: Path, settings: RunSettings) -> RunOutputs:
+def track_stage(data_dir: str | Path, checkpoint: Path, settings: RunSettings) -> RunOutputs:
     """Stage 3 of ``run``: track a grid of points from frame 0 and write tracks, videos and the summary."""
     data = DataDir(Path(data_dir))
     height, width = data.image_hw
     step = settings.grid_step or max(1, min(height, width) // DEFAULT_GRID_POINTS)
     queries = grid_queries((height, width), step, frame=0, num_frames=data.num_frames)
     cfg = make_config(settings.preset, settings.config_path, settings.overrides, settings.device)
-    tracks = track_with_model(checkpoint, queries, settings.device, fps=_source_fps(Path(source)), data=data,
+    tracks = track_with_model(checkpoint, queries, settings.device, fps=data.recorded_fps(), data=data,
                               flow_evidence=cfg.inference.flow_evidence)
     return _write_outputs(data, checkpoint, tracks)
 
@@ -181,13 +180,6 @@ def _write_outputs(data: DataDir, checkpoint: Path, tracks: Tracks) -> RunOutput
     write_grid_video(outputs.grid_video, frames, tracks)
     write_summary_png(outputs.summary, frames, tracks)
     return outputs
-
-
-def _source_fps(source: Path) -> float:
-    try:
-        return float(video_fps(source)) if source.is_file() else 10.0
-    except (ValueError, OSError):
-        return 10.0
 
 
 def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):

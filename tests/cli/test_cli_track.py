@@ -67,6 +67,21 @@ def test_grid_in_original_video_pixels_to_npz(data_dir, tmp_path):
         capture.release()
 
 
+def test_frame_rate_and_video_size_from_source_json(data_dir, tmp_path):
+    out = tmp_path / "tracks.npz"
+    args = ["track", str(data_dir), "--points", "60,50@0", "--video_size", "source", "--out", str(out)]
+    assert main(args) == 1  # no source.json in this hand-made data directory
+    (data_dir / "source.json").write_text('{"path": "clip.mp4", "fps": 24.0, "native_hw": [64, 80], '
+                                          '"start": 0, "end": null, "stride": 1}')
+    try:
+        assert main(args) == 0
+    finally:
+        (data_dir / "source.json").unlink()
+    tracks = load_tracks(out)
+    assert tracks.image_hw == (64, 80) and tracks.fps == 24.0
+    np.testing.assert_allclose(tracks.tracks[0, 0], [60, 50])
+
+
 @pytest.mark.parametrize("args, message", [
     (["--points", "50,10@0"], "outside the 40x32 frame"),
     (["--points", "5,10@9"], "the video has frames 0..5"),

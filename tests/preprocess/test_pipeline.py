@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from omnimotion.flow import DisFlow
-from omnimotion.io.datadir import DataDir
+from omnimotion.io.datadir import CorruptFileError, DataDir
 from omnimotion.preprocess import pipeline
 from omnimotion.preprocess.pipeline import STATE_FILE, prepare, refilter
 
@@ -159,6 +159,23 @@ def test_frame_range_stride_and_resize(tmp_path):
         assert int(np.argmin(errors)) == 1 + 3 * k and min(errors) < 8  # JPEG twice (source and color/)
     with pytest.raises(ValueError, match="already holds 3 frames of 32x20, but the input gives 10 frames"):
         run(tmp_path / "frames", tmp_path / "out", chain=False)
+    source = data.load_source_info()  # what the frames came from, before resizing
+    assert source["native_hw"] == (40, 64) and source["fps"] is None
+    assert (source["start"], source["end"], source["stride"]) == (1, 9, 3)
+    assert source["path"] == str((tmp_path / "frames").resolve()) and data.recorded_fps() == 10.0
+
+
+def test_the_source_video_frame_rate_and_size_are_recorded_and_travel_with_copies(tmp_path):
+    clip = synthetic.make_clip(num_frames=4, height=48, width=64, num_sprites=1, motion="translate", seed=1)
+    synthetic.write_video(clip, tmp_path / "clip.mp4", fps=24)
+    data = run(tmp_path / "clip.mp4", tmp_path / "out", max_side=32, chain=False)
+    assert data.image_hw == (24, 32)
+    assert data.load_source_info()["native_hw"] == (48, 64) and data.recorded_fps() == 24.0
+    copy = run(tmp_path / "out", tmp_path / "copy", chain=False)
+    assert copy.load_source_info() == data.load_source_info()
+    copy.source_info_path.write_text("{not json")
+    with pytest.raises(CorruptFileError, match="source.json is unreadable"):
+        copy.recorded_fps()
 
 
 def test_data_directory_sources_in_place_and_copied(tmp_path):

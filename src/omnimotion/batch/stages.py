@@ -48,7 +48,7 @@ def run_stage(stage: str, video: BatchVideo, settings: RunSettings, checkpoint: 
     elif stage == "train":
         checkpoint = train_stage(video.out_dir, settings)
     else:
-        track_stage(video.source, video.out_dir, checkpoint, settings)
+        track_stage(video.out_dir, checkpoint, settings)
     seconds = time.perf_counter() - start
     update_status(video, state="done" if next_stage(stage) is None else "running",
                   seconds={**status.seconds, stage: seconds})

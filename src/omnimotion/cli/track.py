@@ -64,10 +64,13 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="correct tracks with DATA_DIR's flows: visible wherever the flow's cycle check "
                              "followed the point (visibility), also take the flow's position there (positions), "
                              "or the model's output as it is (none)")
-    parser.add_argument("--video_size", default=None, metavar="WxH",
-                        help="size of the original video the frames were resized from; queries and tracks "
-                             "are then in its pixels (default: the size of DATA_DIR/color frames)")
-    parser.add_argument("--fps", type=float, default=10.0, help="frame rate stored with the tracks and videos")
+    parser.add_argument("--video_size", default=None, metavar="WxH|source",
+                        help="size of the original video the frames were resized from, or 'source' for the "
+                             "size DATA_DIR/source.json records; queries and tracks are then in its pixels "
+                             "(default: the size of DATA_DIR/color frames)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate stored with the tracks and videos (default: the input video's, as "
+                             "DATA_DIR/source.json records it, else 10)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--chunk_size", type=int, default=DEFAULT_CHUNK_SIZE,
                         help="(point, frame) pairs per model call; lower it if memory runs out")
@@ -79,12 +82,13 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() not in TRACK_SUFFIXES:
         raise UserError(f"--out {args.out}: use a file ending in {', '.join(TRACK_SUFFIXES)}")
     frames_hw, num_frames = data.image_hw, data.num_frames
-    video_hw = _parse_size(args.video_size) if args.video_size else frames_hw
+    video_hw = _video_hw(args.video_size, data) if args.video_size else frames_hw
+    fps = args.fps if args.fps is not None else data.recorded_fps()
     queries = select_queries(args, video_hw, num_frames)
     checkpoint = Path(args.checkpoint) if args.checkpoint else newest_checkpoint(data.root)
     log.info("tracking %d points through %d frames with %s", len(queries), num_frames, checkpoint)
     tracker = Tracker.from_checkpoint(checkpoint, device=args.device, chunk_size=args.chunk_size,
-                                      occlusion_th=args.occlusion_th, output_hw=video_hw, fps=args.fps)
+                                      occlusion_th=args.occlusion_th, output_hw=video_hw, fps=fps)
     if tracker.num_frames != num_frames or tracker.model_hw != frames_hw:
         raise UserError(f"{checkpoint} was trained on {tracker.num_frames} frames of {tracker.model_hw[1]}x"
                         f"{tracker.model_hw[0]} but {data.color_dir} has {num_frames} of {frames_hw[1]}x"
@@ -112,9 +116,9 @@ def write_pictures(args: argparse.Namespace, data: DataDir, tracks: Tracks, mode
     if args.summary:
         viz.write_summary_png(args.summary, frames, tracks)
     if args.depth_video:
-        viz.write_depth_video(args.depth_video, model, fps=args.fps)
+        viz.write_depth_video(args.depth_video, model, fps=tracks.fps)
     if args.color_video:
-        viz.write_color_video(args.color_video, model, fps=args.fps)
+        viz.write_color_video(args.color_video, model, fps=tracks.fps)
     for path in (args.video, args.grid_video, args.summary, args.depth_video, args.color_video):
         if path:
             log.info("wrote %s", path)
@@ -150,6 +154,17 @@ def newest_checkpoint(data_root: Path) -> Path:
         raise UserError(f"no checkpoint found in {out}/*/; train first with 'omnimotion train {data_root}' "
                         "or pass --checkpoint")
     return max(found, key=lambda path: path.stat().st_mtime)
+
+
+def _video_hw(text: str, data: DataDir) -> tuple[int, int]:
+    """``--video_size``: ``source`` (the size ``source.json`` records) or ``WxH``, as (H, W)."""
+    if text.strip().lower() != "source":
+        return _parse_size(text)
+    info = data.load_source_info()
+    if info is None:
+        raise UserError(f"--video_size source: {data.source_info_path} does not exist (it is written by "
+                        "'omnimotion prepare' from a video or frame folder); give the size as WIDTHxHEIGHT")
+    return info["native_hw"]
 
 
 def _parse_size(text: str) -> tuple[int, int]:

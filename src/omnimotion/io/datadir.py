@@ -8,6 +8,8 @@ Layout (spec §1), for frames named ``00000.jpg ...``::
                                             ch1 255 = occluded but reliable, ch2 = 0
     count_maps/00000.png                    uint16 [H, W]: per pixel, number of frames j it is reliable in
     flow_stats.json                         {"00000.jpg": {"00001.jpg": reliable pixel count, ...}, ...}
+    source.json                             ours: the input the frames came from: {"path", "fps" (or null),
+                                            "native_hw": [H, W] before resizing, "start", "end", "stride"}
     out/<expname>/                          training outputs (checkpoints, logs)
 
 The name "raft_exhaustive" is kept whatever flow backend made the flows, so that directories move freely
@@ -65,6 +67,31 @@ class DataDir:
     @property
     def flow_stats_path(self) -> Path:
         return self.root / "flow_stats.json"
+
+    @property
+    def source_info_path(self) -> Path:
+        return self.root / "source.json"
+
+    def save_source_info(self, info: dict) -> None:
+        save_json(self.source_info_path, info)
+
+    def load_source_info(self) -> dict | None:
+        """What ``source.json`` records about the input video (None when absent, e.g. official directories)."""
+        if not self.source_info_path.exists():
+            return None
+        try:
+            info = json.loads(self.source_info_path.read_text())
+            info["native_hw"] = (int(info["native_hw"][0]), int(info["native_hw"][1]))
+        except (ValueError, KeyError, TypeError, IndexError) as err:
+            raise CorruptFileError(f"{self.source_info_path} is unreadable ({err}); delete it (it only records "
+                                   "the input's frame rate and size) or prepare again") from err
+        return info
+
+    def recorded_fps(self, default: float = 10.0) -> float:
+        """The input video's frame rate as ``source.json`` records it, else ``default`` (frame folders,
+        official data directories)."""
+        info = self.load_source_info()
+        return float(info["fps"]) if info and info.get("fps") else default
 
     def out_dir(self, expname: str = "default") -> Path:
         return self.root / "out" / expname

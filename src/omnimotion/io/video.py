@@ -20,8 +20,8 @@ import numpy as np
 from omnimotion.io.atomic import OutputNotWritableError
 from omnimotion.io.datadir import FRAME_EXTENSIONS, CorruptFileError
 
-__all__ = ["read_frames", "write_video", "video_fps", "resize_longest_side", "VIDEO_EXTENSIONS",
-           "frame_files"]
+__all__ = ["read_frames", "write_video", "video_fps", "native_frame_hw", "resize_longest_side",
+           "VIDEO_EXTENSIONS", "frame_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,19 @@ def resize_longest_side(frame: np.ndarray, max_side: int | None) -> np.ndarray:
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def native_frame_hw(source: str | Path) -> tuple[int, int]:
+    """(H, W) of the first frame of a video file or frame folder, before any resizing."""
+    path = Path(source)
+    if path.is_dir():
+        first = frame_files(path)[0]
+        image = cv2.imread(str(first), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise CorruptFileError(f"cannot read frame {first}; replace or delete it")
+        return image.shape[:2]
+    frame = next(_iter_video(path))
+    return frame.shape[:2]
 
 
 def video_fps(source: str | Path) -> float | None:

@@ -3,7 +3,8 @@
 ``prepare(source, out_dir)`` runs, each step resumable:
 
 1. frames: ``source`` (video file, frame folder, or a data directory with ``color/``) -> ``color/00000.jpg``...
-   (uint8 RGB, longest side <= ``max_side``; a data directory's frames are used as they are);
+   (uint8 RGB, longest side <= ``max_side``; a data directory's frames are used as they are), and
+   ``source.json`` (the input's frame rate and size before resizing);
 2. flow: every ordered pair -> ``raft_exhaustive/{a}_{b}.npy`` (float32 ``[H, W, 2]``, (dx, dy) px);
 3. filter: ``raft_masks/``, ``count_maps/``, ``flow_stats.json`` (cycle threshold ``cycle_th`` px);
 4. chain: long-gap correspondences; overwrites ``raft_exhaustive`` and the masks in place (as official).
@@ -49,7 +50,7 @@ from tqdm import tqdm
 from omnimotion.flow.base import FlowBackend, get_backend
 from omnimotion.io.atomic import OutputNotWritableError, atomic_open, save_json
 from omnimotion.io.datadir import FRAME_EXTENSIONS, DataDir
-from omnimotion.io.video import frame_files, read_frames
+from omnimotion.io.video import frame_files, native_frame_hw, read_frames, video_fps
 from omnimotion.preprocess.appearance import Appearance
 from omnimotion.preprocess.chain import chain_flows
 from omnimotion.preprocess.filter import filter_flows
@@ -109,6 +110,7 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
     data = DataDir(out)
     record = StageRecord(data)
     _store_frames(frames, data, record, progress)
+    _record_source(source, data, frames, start, end, stride)
     del frames
     data = DataDir(out)  # frame names are cached: re-read after writing color/
     if not record.exists and data.flow_stats_path.exists():
@@ -202,6 +204,18 @@ def _store_frames(frames: np.ndarray | list[Path] | None, data: DataDir, record:
     entry = {"count": count, "height": height, "width": width, "done": True}
     if record["frames"] != entry:
         record.set("frames", entry)
+
+
+def _record_source(source: Path, data: DataDir, frames: np.ndarray | list[Path] | None, start: int,
+                   end: int | None, stride: int) -> None:
+    """``source.json``: the input's frame rate and size, so that tracks can be given in its pixels and time."""
+    if isinstance(frames, list):  # another data directory: what it recorded still holds
+        if DataDir(source).source_info_path.exists():
+            shutil.copyfile(DataDir(source).source_info_path, data.source_info_path)
+    elif frames is not None:
+        data.save_source_info({"path": str(source.resolve()), "fps": video_fps(source),
+                               "native_hw": list(native_frame_hw(source)), "start": start, "end": end,
+                               "stride": stride})
 
 
 def _check_existing_frames(data: DataDir) -> tuple[int, tuple[int, int]]:
