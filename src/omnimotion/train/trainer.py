@@ -29,7 +29,7 @@ from omnimotion.io.checkpoint import (SURFACE_MODEL_KEY, checkpoint_path, checkp
                                       load_checkpoint, save_checkpoint)
 from omnimotion.io.datadir import DataDir
 from omnimotion.model import ModelConfig, build_model, method_config
-from omnimotion.model.surface import load_depth_maps, normalize_depth_maps
+from omnimotion.model.surface import depth_map_path, load_depth_maps, normalize_depth_maps
 from omnimotion.train.forward import training_forward
 from omnimotion.train.losses import compute_losses, weighted_total
 from omnimotion.train.mining import compute_error_maps
@@ -108,13 +108,14 @@ class Trainer:
     def _init_depth_from_user_maps(self) -> None:
         """Start the surface model's depth from ``depth/<frame>.npy`` as ``depth_init`` says."""
         choice = self.tcfg.depth_init
-        if choice == "off" or (choice == "auto" and not (self.data.root / "depth").is_dir()):
+        folder = depth_map_path(self.data, 0).parent
+        if choice == "off" or (choice == "auto" and not folder.is_dir()):
             return
         maps = load_depth_maps(self.data)[: self.num_frames]
         cfg = self.model.cfg
         self.model.init_depth(normalize_depth_maps(maps, (cfg.min_depth, cfg.max_depth),
                                                    is_disparity=self.tcfg.depth_is_disparity))
-        log.info("depth initialised from %d user depth maps in %s", len(maps), self.data.root / "depth")
+        log.info("depth initialised from %d user depth maps in %s", len(maps), folder)
 
     def _param_groups(self) -> list[dict[str, Any]]:
         if self.method == "surface":
