@@ -116,6 +116,6 @@ def test_fine_preset_resolves_a_small_sprite_better_than_medium():
 
 def test_preset_in_backend_name():
     backend = get_backend("dis:ultrafast")
-    assert backend.preset == "ultrafast" and get_backend("dis").preset == "fine"
+    assert backend.preset == "ultrafast" and get_backend("dis").preset == "fine2x"
     with pytest.raises(FlowBackendError, match="unknown DIS preset 'slow'"):
         get_backend("dis:slow")

@@ -77,7 +77,7 @@ def test_layout_of_a_prepared_directory(clip_video, tmp_path):
     counts = data.load_count_map(2)
     assert counts.dtype == np.uint16 and counts.max() <= N - 1 and counts.mean() > 1
     state = json.loads((data.root / STATE_FILE).read_text())
-    assert state["flow"] == {"backend": "dis", "options": {"preset": "fine"}, "max_gap": None, "done": True}
+    assert state["flow"] == {"backend": "dis", "options": {"preset": "fine2x"}, "max_gap": None, "done": True}
     assert state["filter"]["cycle_th"] == 3.0 and state["chain"] == {"done": True} and state["flows_chained"]
 
 
@@ -194,8 +194,8 @@ def test_data_directory_sources_in_place_and_copied(tmp_path):
 
 def test_changed_flow_backend_options_are_refused(clip_video, tmp_path):
     run(clip_video, tmp_path / "out", chain=False, max_gap=2)
-    with pytest.raises(ValueError, match=r"made with --flow dis \(preset=fine\) --max_gap 2, not --flow dis "
-                                         r"\(preset=fast\)"):
+    with pytest.raises(ValueError, match=r"made with --flow dis \(preset=fine2x\) --max_gap 2, not --flow dis "
+                                         r"\(preset=fast\); to go on with them, give those options"):
         run(clip_video, tmp_path / "out", chain=False, flow_options={"preset": "fast"})
 
 

@@ -25,8 +25,9 @@ def _add_flow_arguments(parser: argparse.ArgumentParser, flow_default: str | Non
                         help="raft: torchvision RAFT state dict; None = torchvision's weights cache")
     parser.add_argument("--raft_small", action="store_true", help="raft: use RAFT-small instead of RAFT-large")
     parser.add_argument("--dis_preset", default=None, choices=sorted(DIS_PRESETS),
-                        help=f"dis: OpenCV's ultrafast, fast, medium, or fine (medium at full resolution); "
-                             f"default {DEFAULT_DIS_PRESET}; same as --flow dis:<preset>")
+                        help=f"dis: OpenCV's ultrafast, fast, medium, fine (medium at full resolution) or "
+                             f"fine2x (fine on frames upscaled 2x); default {DEFAULT_DIS_PRESET}; same as --flow "
+                             f"dis:<preset>")
     parser.add_argument("--workers", type=int, default=None, help="processes; None = all cores")
     parser.add_argument("--appearance", default="auto",
                         help="appearance check: auto (DINO features if present, else embedded), embedded, "

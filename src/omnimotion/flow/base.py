@@ -59,7 +59,7 @@ def get_backend(name: str = "dis", **options: Any) -> FlowBackend:
     """Build the backend called ``name`` with backend-specific ``options``.
 
     ``name`` may carry a preset after a colon (``"dis:medium"``), the same as ``preset="medium"``.
-    ``dis``: ``preset`` in {"ultrafast", "fast", "medium", "fine"} (default "fine").
+    ``dis``: ``preset`` in {"ultrafast", "fast", "medium", "fine", "fine2x"} (default "fine2x").
     ``raft``: ``weights`` (path to a torchvision RAFT state dict; default: torchvision's weights cache),
     ``small`` (bool), ``iters`` (refinement iterations, default 20 as the official preprocessing),
     ``device`` ("auto", "cpu", "cuda").

@@ -290,8 +290,8 @@ def _check_flow_options(data: DataDir, record: StageRecord, wanted: dict[str, An
     made = record["flow"]
     if made and {key: made.get(key) for key in wanted} != wanted:
         raise ValueError(f"the flows in {data.flow_dir} were made with {_describe(made)}, not "
-                         f"{_describe(wanted)}; to switch, use another --out or delete {data.flow_dir} and "
-                         f"{record.path}")
+                         f"{_describe(wanted)}; to go on with them, give those options; to switch, use another "
+                         f"--out or delete {data.flow_dir} and {record.path}")
 
 
 def _describe(flow_record: dict[str, Any]) -> str:
