@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from track_doubles import translating_clip, write_exact_data_dir
 
-from omnimotion.coords import resize_points
-from omnimotion.track import Tracks, apply_flow_evidence, flow_evidence, grid_queries
+from omnimotion.coords import inside_image, resize_points
+from omnimotion.track import ROUND_TRIP_OCCLUSION, Tracks, apply_flow_evidence, flow_evidence, grid_queries
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,23 @@ def test_positions_mode_takes_the_flow_where_reliable_and_continues_the_model_mo
     assert (gt_occluded & (fixed.tracks != model).any(-1)).any()  # the occluded frames did move
 
 
+def test_a_round_trip_that_misses_hides_a_point_the_model_sees(exact):
+    clip, data, queries, gt, gt_occluded = exact
+    evidence = flow_evidence(data, queries)
+    assert evidence.round_trip[evidence.reliable].max() < 0.05  # exact flows come back where they started
+    gap = np.abs(np.arange(clip.num_frames)[None] - queries[:, :1])
+    behind_square = gt_occluded & inside_image(gt, *data.image_hw)
+    # the flow goes there with the background (+1, 0) and comes back with the square (-4, -1) per frame
+    np.testing.assert_allclose(evidence.round_trip[behind_square], np.hypot(3, 1) * gap[behind_square], atol=0.05)
+    lost = np.hypot(3, 1) * gap > ROUND_TRIP_OCCLUSION * max(data.image_hw)  # 12 px: 4 frames apart or more
+    assert lost[behind_square].any() and not lost[behind_square].all()
+    sees_everything = Tracks(gt, np.zeros_like(gt_occluded), queries, data.image_hw)
+    for mode in ("visibility", "positions"):
+        fixed = apply_flow_evidence(sees_everything, data, mode)
+        np.testing.assert_array_equal(fixed.occluded[behind_square], lost[behind_square])
+        assert not fixed.occluded[~gt_occluded].any()
+
+
 def test_tracks_of_a_resized_video_are_corrected_in_its_pixels(exact):
     clip, data, queries, gt, gt_occluded = exact
     video_hw = (2 * data.image_hw[0], 3 * data.image_hw[1])
@@ -98,7 +115,8 @@ def test_flow_positions_ignore_neighbouring_pixels_whose_chain_broke(tmp_path):
         flow, broke = data.load_flow(0, k), ~data.load_mask(0, k)[0]
         flow[broke] = 1000.0  # a broken chain's flow says nothing about its neighbours
         data.save_flow(0, k, flow)
-        touched |= before.reliable[:, k] & (broke[ys, xs] | broke[ys, xs + 1] | broke[ys + 1, xs] | broke[ys + 1, xs + 1])
+        touched |= before.reliable[:, k] & (broke[ys, xs] | broke[ys, xs + 1] | broke[ys + 1, xs]
+                                            | broke[ys + 1, xs + 1])
     assert touched.sum() >= 5  # reliable points next to a broken chain exist
     after = flow_evidence(data, queries, with_points=True)
     np.testing.assert_array_equal(after.points, before.points)
