@@ -123,3 +123,19 @@ def test_flow_positions_ignore_neighbouring_pixels_whose_chain_broke(tmp_path):
     gt, _ = clip.track(queries)
     error = np.linalg.norm(after.points - gt, axis=-1)[after.reliable]
     assert np.median(error) < 0.05
+
+
+def test_flow_positions_ignore_reliable_neighbours_that_followed_another_surface(tmp_path):
+    clip = translating_clip()
+    data = write_exact_data_dir(clip, tmp_path / "clip")
+    even_x, even_y = np.meshgrid(np.arange(2, data.image_hw[1] - 2, 4), np.arange(2, data.image_hw[0] - 2, 4))
+    queries = np.stack([np.zeros(even_x.size), even_x.ravel() + 0.4, even_y.ravel() + 0.3], axis=1).astype(np.float32)
+    for k in range(1, clip.num_frames):  # every odd-odd pixel's chain went 30 px astray, yet stays reliable
+        flow = data.load_flow(0, k)
+        flow[1::2, 1::2] += 30.0
+        data.save_flow(0, k, flow)
+    evidence = flow_evidence(data, queries, with_points=True)
+    assert evidence.reliable.sum() > 100
+    gt, _ = clip.track(queries)
+    error = np.linalg.norm(evidence.points - gt, axis=-1)[evidence.reliable]
+    assert error.max() < 0.01, error.max()  # mixing the astray neighbour in (weight 0.12) would move 5 px
