@@ -23,10 +23,11 @@ Modes (``FLOW_EVIDENCE_MODES``):
   to k, and occluded where the round trip misses (positions stay the model's, so tracks stay
   cycle-consistent);
 * ``positions``: as ``visibility``, and at those frames the position is the flow's, query + flow(t -> k)
-  (bilinear at the query position, over the neighbouring pixels that are reliable themselves). At the other
-  frames the track continues with the model's motion from the nearest such frame on the way back to the query
-  frame, so it does not jump where the flow stops vouching. More precise where the model underfits its flows,
-  but tracks are then only as cycle-consistent as the flow's cycle check.
+  (bilinear at the query position, over the neighbouring pixels that are reliable themselves and agree with the
+  nearest one, ``NEIGHBOUR_AGREEMENT_PX``). At the other frames the track continues with the model's motion from
+  the nearest such frame on the way back to the query frame, so it does not jump where the flow stops vouching.
+  More precise where the model underfits its flows, but tracks are then only as cycle-consistent as the flow's
+  cycle check.
 
 Pairs without a mask (a data directory prepared with ``--max_gap``) give no evidence. The reliable bit
 is read at the query's nearest pixel.
