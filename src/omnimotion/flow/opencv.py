@@ -7,15 +7,15 @@ Presets: OpenCV's three; ``fine``: ``medium`` with the patch search run down to 
 ``medium`` stops at half resolution and upsamples) and a weaker variational smoothness. On 6 TAP-Vid DAVIS clips
 (first 32 frames, 256x256) it halves the error of chained consecutive flows at the human-annotated points:
 median 0.58 -> 0.24 px at gap 1 and 13.0 -> 4.7 px at gaps 17-31 (points within 4 px 17% -> 47%), for about 5x
-the flow time (0.2 s per 256x256 pair on one core); see ``benchmarks/bench_supervision_quality.py``.
+the flow time (0.04 s per 256x256 pair on one idle core); see ``benchmarks/bench_supervision_quality.py``.
 
 ``fine2x`` (the default) runs ``fine`` on both frames upscaled 2x (bicubic) and scales the flow back down (area
 average, /2). DIS's 8-px patches then span 4 px of the frame, so thin and small parts (limbs, a small dog under
 a pan) are less often given their surroundings' motion. On the 10 TAP-Vid DAVIS clips, chained consecutive flows
 score AJ 51.3 / <delta_avg 66.7 against 49.2 / 64.6 with ``fine`` (parkour 18.4 -> 22.6, horsejump-high 53.7 ->
 60.1, blackswan 88.9 -> 96.6; car-roundabout 55.0 -> 53.5); on ``synthetic:8`` 67.7 against 64.1; BADJA PCK 42.7
-against 41.3. It costs about 4.5x the flow time (0.16 s per 256x256 pair on one core). Upscaling 3x scored lower
-(50.3), and so did ``fine``'s own knobs at 1x (patch size 4 or 6, stride 2: 48.9-49.8).
+against 41.3. It costs about 5x the flow time (0.19 s per 256x256 pair on one idle core). Upscaling 3x scored
+lower (50.3), and so did ``fine``'s own knobs at 1x (patch size 4 or 6, stride 2: 48.9-49.8).
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def _reliable_bilinear(flow: np.ndarray, reliable: np.ndarray, xy: np.ndarray) -
     A neighbour whose chain broke holds an unrelated flow: mixing it in moved points by up to 87 px on the
     DAVIS clips (AJ 49.9 vs 50.2 with it left out). A reliable neighbour can still have followed another
     surface: each step of both chains passed its cycle check, yet on blackswan two neighbouring pixels' chains
-    over 30 frames ended 66 px apart, and one query landed 26 px off (the clip's AJ 93.4 -> 96.3 without such
+    over 30 frames ended 66 px apart, and one query landed 26 px off (the clip's AJ 93.4 -> 96.2 without such
     neighbours). The nearest pixel is reliable for every point asked about and has a bilinear weight of at
     least 1/4, so the normalising weight is never 0.
     """
