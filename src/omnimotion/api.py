@@ -109,6 +109,8 @@ class RunSettings:
     device: torch device of training and tracking ("auto", "cpu", "cuda").
     grid_step: pixels between tracked grid points (None: about ``DEFAULT_GRID_POINTS`` per side).
     flow, max_side, chain_direct_max_gap, workers: preprocessing options (``prepare``; workers None: all cores).
+    max_gap: only pairs of frames at most this far apart are prepared and trained on (None: all pairs). Disk
+    use then grows as frames x max_gap instead of frames²; the flow vouches for tracks only that far.
     """
 
     preset: str | None = DEFAULT_PRESET
@@ -120,16 +122,18 @@ class RunSettings:
     max_side: int | None = 256
     chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP
     workers: int | None = None
+    max_gap: int | None = None
 
 
 def run(source: str | Path, out_dir: str | Path, *, preset: str | None = DEFAULT_PRESET,
         config_path: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
         grid_step: int | None = None, flow: str = "dis", max_side: int = 256,
-        chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, progress: bool = True) -> RunOutputs:
+        chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, max_gap: int | None = None,
+        progress: bool = True) -> RunOutputs:
     """Video (file or frame folder) -> data directory, trained model, tracks of a grid, pictures."""
     settings = RunSettings(preset=preset, config_path=None if config_path is None else str(config_path),
                            overrides=tuple(overrides), device=device, grid_step=grid_step, flow=flow,
-                           max_side=max_side, chain_direct_max_gap=chain_direct_max_gap)
+                           max_side=max_side, chain_direct_max_gap=chain_direct_max_gap, max_gap=max_gap)
     return run_stages(source, out_dir, settings, progress)
 
 
@@ -146,8 +150,8 @@ def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings
     """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes).
     ``flow_map`` runs the flow pairs elsewhere in chunks (``omnimotion.preprocess.pairs.ChunkMap``)."""
     return prepare(source, Path(out_dir), flow=settings.flow, max_side=settings.max_side,
-                   chain_direct_max_gap=settings.chain_direct_max_gap, workers=settings.workers,
-                   progress=progress, flow_map=flow_map)
+                   chain_direct_max_gap=settings.chain_direct_max_gap, max_gap=settings.max_gap,
+                   workers=settings.workers, progress=progress, flow_map=flow_map)
 
 
 def train_stage(data_dir: str | Path, settings: RunSettings) -> Path:
@@ -185,8 +189,8 @@ def _write_outputs(data: DataDir, checkpoint: Path, tracks: Tracks) -> RunOutput
 def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
     """Evaluation method 'omnimotion': fit the model on ``video`` in ``workdir`` (resuming), track ``queries``.
 
-    ``options.extra`` holds config overrides, plus the preprocessing keys ``chain_direct_max_gap`` and
-    ``cycle_th`` (px, default 3) and the ``preset`` and ``config`` to start from."""
+    ``options.extra`` holds config overrides, plus the preprocessing keys ``chain_direct_max_gap``,
+    ``max_gap`` and ``cycle_th`` (px, default 3) and the ``preset`` and ``config`` to start from."""
     frames_dir = workdir / "frames"
     if not frames_dir.is_dir() or len(list(frames_dir.glob("*.png"))) != len(video):
         for index, frame in enumerate(video):
@@ -194,7 +198,8 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
     extra = dict(options.extra)
     data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False,
                    workers=options.workers, cycle_th=float(extra.pop("cycle_th", 3.0)),
-                   chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)))
+                   chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)),
+                   max_gap=_optional_int(extra.pop("max_gap", None)))
     cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
                       override_arguments(extra))
     checkpoint = train_until_done(data.root, cfg)

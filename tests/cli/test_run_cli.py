@@ -6,6 +6,7 @@ import pytest
 
 from omnimotion.cli.demo import demo_clip_path
 from omnimotion.cli.main import main
+from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import read_frames
 from omnimotion.synthetic import make_clip, write_video
 from omnimotion.track import load_tracks
@@ -35,6 +36,19 @@ def test_run_makes_tracks_and_pictures_then_resumes(tmp_path, capsys, caplog):
     with caplog.at_level("INFO"):
         assert main(["run", str(video), "--out", str(out), "--grid_step", "8", *TINY]) == 0
     assert "training already finished" in caplog.text
+
+
+def test_run_with_max_gap_prepares_and_trains_on_nearby_pairs_only(tmp_path):
+    clip = make_clip(num_frames=6, height=32, width=32, num_sprites=1, seed=2)
+    video = tmp_path / "clip.mp4"
+    write_video(clip, video, fps=10)
+    out = tmp_path / "run"
+    assert main(["run", str(video), "--out", str(out), "--grid_step", "8", "--max_gap", "2", *TINY]) == 0
+    data = DataDir(out)
+    pairs = {(i, j) for i in range(6) for j in range(6) if data.flow_path(i, j).exists()}
+    assert pairs == {(i, j) for i in range(6) for j in range(6) if 0 < abs(i - j) <= 2}
+    tracks = load_tracks(out / "tracks.npz")
+    assert tracks.tracks.shape == (16, 6, 2) and np.isfinite(tracks.tracks).all()
 
 
 def test_run_bad_source_is_one_line_error(tmp_path, capsys):
@@ -84,5 +98,5 @@ def test_eval_method_passes_preprocessing_options(tmp_path, monkeypatch):
     video = np.zeros((3, 8, 8, 3), np.uint8)
     with pytest.raises(KeyboardInterrupt):
         get_method("omnimotion")(video, np.zeros((1, 3), np.float32), tmp_path,
-                                 MethodOptions(workers=3, extra={"cycle_th": "6"}))
-    assert seen["workers"] == 3 and seen["cycle_th"] == 6.0
+                                 MethodOptions(workers=3, extra={"cycle_th": "6", "max_gap": "8"}))
+    assert seen["workers"] == 3 and seen["cycle_th"] == 6.0 and seen["max_gap"] == 8

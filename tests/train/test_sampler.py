@@ -8,6 +8,8 @@ import torch
 
 from conftest import write_prepared_dir
 
+from omnimotion.io.datadir import DataDirError
+from omnimotion.preprocess.pipeline import StageRecord
 from omnimotion.train.options import TrainConfig
 from omnimotion.train.sampler import (CorrespondenceSampler, count_map_probabilities, eligible_pixels,
                                       error_map_from_flows, target_probabilities)
@@ -113,6 +115,19 @@ def test_window_limits_gaps(data):
     assert (batch.frame_j - batch.frame_i).abs().max() == 1
     gaps = torch.cat([(b.frame_j - b.frame_i).abs() for b in (sampler.sample(25) for _ in range(5))])
     assert gaps.max() == 3  # window 1 + 25 // 10 = 3
+
+
+def test_a_directory_prepared_with_max_gap_caps_the_window_and_needs_only_its_pairs(data):
+    for i, j in ((0, 3), (3, 0)):
+        data.flow_path(i, j).unlink()
+    cfg = TrainConfig(num_pairs=40, num_pts=2, start_interval=1, interval_growth_steps=1)
+    with pytest.raises(DataDirError, match="00000.png_00003.png"):  # all pairs are expected by default
+        CorrespondenceSampler(data, cfg).check_files()
+    StageRecord(data).set("flow", {"backend": "dis", "options": {}, "max_gap": 2, "done": True})
+    sampler = CorrespondenceSampler(data, cfg)
+    sampler.check_files()
+    gaps = torch.cat([(b.frame_j - b.frame_i).abs() for b in (sampler.sample(100) for _ in range(5))])
+    assert gaps.max() == 2
 
 
 def test_state_dict_restores_the_same_batches(data):

@@ -45,6 +45,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flow", default="dis", help="optical flow backend (dis or raft)")
     parser.add_argument("--max_side", type=int, default=256,
                         help="resize frames so the longest side is at most this many pixels")
+    parser.add_argument("--max_gap", type=int, default=None, metavar="N",
+                        help="prepare and train on frame pairs at most N frames apart only (default: all pairs); "
+                             "disk use grows as frames x N instead of frames², for long videos")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,4 +75,4 @@ def run_settings(args: argparse.Namespace, workers: int | None = None) -> RunSet
     overrides = tuple(override_arguments(parse_key_values(args.set)))
     return RunSettings(preset=None if args.preset == "none" else args.preset, config_path=args.config,
                        overrides=overrides, device=args.device, grid_step=args.grid_step, flow=args.flow,
-                       max_side=args.max_side, workers=workers)
+                       max_side=args.max_side, max_gap=args.max_gap, workers=workers)

@@ -9,6 +9,9 @@ memory from the start. Flows and masks are read on demand through an LRU cache o
 ``TrainConfig.flow_cache_size`` pairs kept in float32 (exact targets; ~0.6 MB per pair at 256x256), since
 all pairs of a 50-frame 256x256 clip would take 1.3 GB.
 
+A data directory prepared with ``--max_gap`` G holds only the pairs at most G frames apart: the window of
+partner frames then stops growing at G.
+
 All randomness comes from one numpy Generator whose state is returned by ``state_dict`` so that a resumed
 run draws exactly the batches an uninterrupted one would.
 """
@@ -25,6 +28,7 @@ from torch import Tensor
 
 from omnimotion import coords
 from omnimotion.io.datadir import DataDir
+from omnimotion.preprocess.pipeline import prepared_max_gap
 from omnimotion.train.options import TrainConfig
 from omnimotion.train.schedules import max_interval, pair_weight
 
@@ -102,6 +106,7 @@ class CorrespondenceSampler:
         self.frames = torch.from_numpy(frames).float().div_(255.0)  # [T,H,W,3]
         self.image_hw = tuple(frames.shape[1:3])
         self.stats = self._stats_matrix(data.load_flow_stats())
+        self.max_gap = prepared_max_gap(data)
         self.count_maps = (np.stack([data.load_count_map(i) for i in range(self.num_frames)])
                            if cfg.use_count_map else None)
         self.error_maps: np.ndarray | None = None  # [T,H,W] float32, set by set_error_maps
@@ -137,7 +142,7 @@ class CorrespondenceSampler:
         """Fail early, naming the first missing flow or mask of the pairs training can draw."""
         for i in range(self.num_frames):
             for j in range(self.num_frames):
-                if i != j and not (self.data.flow_path(i, j).exists() and self.data.mask_path(i, j).exists()):
+                if 0 < abs(i - j) <= (self.max_gap or self.num_frames) and not (self.data.flow_path(i, j).exists() and self.data.mask_path(i, j).exists()):
                     self.data.load_flow(i, j)  # raises DataDirError naming the file and the command
                     self.data.load_mask(i, j)
 
@@ -149,7 +154,7 @@ class CorrespondenceSampler:
     # ----- sampling -------------------------------------------------------------------------------
     def sample(self, step: int) -> CorrespondenceBatch:
         """The batch for optimisation step ``step`` (the window depends on it)."""
-        window = max_interval(step, self.cfg, self.num_frames)
+        window = min(max_interval(step, self.cfg, self.num_frames), self.max_gap or self.num_frames)
         parts = [self._sample_pair(window) for _ in range(self.cfg.num_pairs)]
         fields = list(zip(*parts))
         return CorrespondenceBatch(*(torch.cat(f) for f in fields))
