@@ -132,3 +132,22 @@ def test_lost_workers_are_retried_but_task_errors_are_not(local_ray, tmp_path):
     assert len(list(tmp_path.glob("error*"))) == 1  # ran once
     with pytest.raises(ray.exceptions.WorkerCrashedError):
         ray.get(task.options(**TaskResources(max_retries=0).options()).remote(tmp_path / "lost", True))
+
+
+def test_ctrl_c_stops_the_running_stages_marks_them_interrupted_and_a_rerun_finishes(local_ray, clips, tmp_path,
+                                                                                       monkeypatch, capsys):
+    import omnimotion.batch.runner  # noqa: F401 - ray.wait is looked up on the module at call time
+
+    def interrupted_wait(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "batch"
+    with monkeypatch.context() as patch:
+        patch.setattr(ray, "wait", interrupted_wait)
+        assert main(["batch", clips[0], "--out", str(out), *TINY]) == 130
+    status = read_status(out / "clip1")
+    assert (status.state, status.stage) == ("interrupted", "prepare") and "run the same command" in status.reason
+    assert main(["batch", "--status", str(out)]) == 0
+    assert "| clip1 | interrupted | prepare |" in capsys.readouterr().out
+    assert main(["batch", clips[0], "--out", str(out), *TINY]) == 0
+    assert read_status(out / "clip1").state == "done"

@@ -59,36 +59,49 @@ def run_batch(videos: Sequence[BatchVideo], settings: RunSettings, resources: Ta
         pending[ref] = (video, stage)
 
     with tqdm(total=len(videos), desc="videos", unit="video", disable=not progress, smoothing=0) as bar:
-        for video in videos:
-            if is_complete(video, expected):
-                statuses[video.name] = read_status(video.out_dir)
-                skipped.append(video.name)
-                _finish(bar, f"{video.name}: already done with these settings, skipped")
-                continue
-            statuses[video.name] = write_status(video.out_dir, VideoStatus(video.name, str(video.source),
-                                                                           settings=expected))
-            submit(video, STAGES[0])
-        while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            video, stage = pending.pop(ref)
-            try:
-                result: StageResult = ray.get(ref)
-            except Exception as err:  # the task's own exception (wrapped by Ray) or a lost worker
-                reason = describe_task_failure(err, resources.max_retries)
-                statuses[video.name] = update_status(video, state="failed", stage=stage, reason=reason)
-                _finish(bar, f"{video.name}: FAILED in {stage}: {reason}")
-                continue
-            status = statuses[video.name]
-            status.seconds[stage] = result.seconds
-            following = next_stage(stage)
-            if following is not None:
-                bar.write(f"{video.name}: {stage} finished in {result.seconds:.1f} s")
-                submit(video, following, result.checkpoint)
-                continue
-            status.state, status.stage, status.updated = "done", stage, time.time()  # as the worker wrote
-            _finish(bar, f"{video.name}: done in {sum(status.seconds.values()):.1f} s ("
-                         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in status.seconds.items()) + ")")
+        try:
+            for video in videos:
+                if is_complete(video, expected):
+                    statuses[video.name] = read_status(video.out_dir)
+                    skipped.append(video.name)
+                    _finish(bar, f"{video.name}: already done with these settings, skipped")
+                    continue
+                statuses[video.name] = write_status(video.out_dir, VideoStatus(video.name, str(video.source),
+                                                                               settings=expected))
+                submit(video, STAGES[0])
+            while pending:
+                (ref,), _ = ray.wait(list(pending), num_returns=1)
+                video, stage = pending.pop(ref)
+                try:
+                    result: StageResult = ray.get(ref)
+                except Exception as err:  # the task's own exception (wrapped by Ray) or a lost worker
+                    reason = describe_task_failure(err, resources.max_retries)
+                    statuses[video.name] = update_status(video, state="failed", stage=stage, reason=reason)
+                    _finish(bar, f"{video.name}: FAILED in {stage}: {reason}")
+                    continue
+                status = statuses[video.name]
+                status.seconds[stage] = result.seconds
+                following = next_stage(stage)
+                if following is not None:
+                    bar.write(f"{video.name}: {stage} finished in {result.seconds:.1f} s")
+                    submit(video, following, result.checkpoint)
+                    continue
+                status.state, status.stage, status.updated = "done", stage, time.time()  # as the worker wrote
+                _finish(bar, f"{video.name}: done in {sum(status.seconds.values()):.1f} s ("
+                             + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in status.seconds.items()) + ")")
+        except BaseException:
+            _stop_interrupted(ray, pending)
+            raise
     return BatchReport([statuses[video.name] for video in videos], skipped, time.perf_counter() - start)
+
+
+def _stop_interrupted(ray, pending: dict[Any, tuple[BatchVideo, str]]) -> None:
+    """The driver is stopping (Ctrl-C or an error): stop the stages still running and mark their videos
+    ``interrupted``, so that ``--status`` does not show them running."""
+    for ref, (video, stage) in pending.items():
+        ray.cancel(ref, force=True)
+        update_status(video, state="interrupted", stage=stage,
+                      reason=f"the batch stopped during {stage}; run the same command again to resume")
 
 
 def _finish(bar: tqdm, line: str) -> None:

@@ -3,7 +3,9 @@
 Each video's data directory holds ``batch_status.json`` (written atomically), with ``state``:
 
 - ``queued``: submitted by the driver, no stage started yet in this run;
-- ``running``: ``stage`` (prepare, train or track) is running, or its worker died with the driver;
+- ``running``: ``stage`` (prepare, train or track) is running, or the machine running the driver died
+  (see the ``updated`` column);
+- ``interrupted``: the driver stopped (Ctrl-C or an error) while ``stage`` ran; its worker was stopped;
 - ``done``: every stage finished and the outputs (``tracks.npz`` and the pictures) are written;
 - ``failed``: ``stage`` failed for ``reason`` (a worker death counts only after the retries ran out).
 
