@@ -84,23 +84,46 @@ def test_tracks_of_a_resized_video_are_corrected_in_its_pixels(exact):
     np.testing.assert_array_equal(fixed.occluded, gt_occluded)
 
 
-def test_pairs_without_masks_give_no_evidence_and_bad_calls_fail(exact, tmp_path):
-    clip, data, queries, _, gt_occluded = exact
+def test_a_missing_pair_is_bridged_through_the_frame_before_and_bad_calls_fail(exact, tmp_path):
+    clip, data, queries, gt, gt_occluded = exact
+    full = flow_evidence(data, queries, with_points=True)
     data.mask_path(0, 4).rename(tmp_path / "hidden.png")
     try:
-        evidence = flow_evidence(data, queries)
+        evidence = flow_evidence(data, queries, with_points=True)
     finally:
         (tmp_path / "hidden.png").rename(data.mask_path(0, 4))
     from_frame_0 = queries[:, 0] == 0
-    assert not evidence.reliable[from_frame_0, 4].any() and evidence.points is None
-    np.testing.assert_array_equal(evidence.reliable[~from_frame_0], ~gt_occluded[~from_frame_0] & (
-        np.arange(clip.num_frames)[None] != queries[~from_frame_0, :1]))
+    # from frame 0 to 4 through frame 3: the points the flow follows into frame 3 and on into 4
+    bridged = full.reliable[from_frame_0, 3] & ~gt_occluded[from_frame_0, 4]
+    np.testing.assert_array_equal(evidence.reliable[from_frame_0, 4], bridged)
+    np.testing.assert_allclose(evidence.points[from_frame_0, 4][bridged], gt[from_frame_0, 4][bridged], atol=1e-3)
+    np.testing.assert_array_equal(np.delete(evidence.reliable, 4, axis=1), np.delete(full.reliable, 4, axis=1))
+    np.testing.assert_array_equal(evidence.reliable[~from_frame_0], full.reliable[~from_frame_0])
+    assert flow_evidence(data, queries).points is None
     stuck = stuck_everywhere_hidden(queries, clip.num_frames, data.image_hw)
     with pytest.raises(ValueError, match="is not one of none, visibility, positions"):
         apply_flow_evidence(stuck, data, "snap")
     short = Tracks(stuck.tracks[:1, :5], stuck.occluded[:1, :5], queries[:1], data.image_hw)
     with pytest.raises(ValueError, match="tracks have 5 frames"):
         apply_flow_evidence(short, data, "visibility")
+
+
+def test_with_only_nearby_pairs_the_evidence_hops_and_matches_all_pairs_where_the_flow_vouches(exact, tmp_path):
+    clip, data, queries, gt, gt_occluded = exact
+    full = flow_evidence(data, queries, with_points=True)
+    far = [(i, j) for i in range(clip.num_frames) for j in range(clip.num_frames) if abs(i - j) > 2]
+    for i, j in far:
+        data.mask_path(i, j).rename(tmp_path / f"{i}_{j}.png")
+    try:
+        windowed = flow_evidence(data, queries, with_points=True)
+    finally:
+        for i, j in far:
+            (tmp_path / f"{i}_{j}.png").rename(data.mask_path(i, j))
+    # hops lose the points hidden at a hop frame, so: a subset of the full evidence, and as exact
+    assert windowed.reliable.sum() > 0.8 * full.reliable.sum() and not (windowed.reliable & ~full.reliable).any()
+    np.testing.assert_allclose(windowed.points[windowed.reliable], gt[windowed.reliable], atol=1e-3)
+    near = np.abs(np.arange(clip.num_frames)[None] - queries[:, :1]) <= 2
+    np.testing.assert_array_equal(windowed.reliable[near], full.reliable[near])
 
 
 def test_flow_positions_ignore_neighbouring_pixels_whose_chain_broke(tmp_path):

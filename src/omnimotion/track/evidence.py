@@ -29,8 +29,10 @@ Modes (``FLOW_EVIDENCE_MODES``):
   More precise where the model underfits its flows, but tracks are then only as cycle-consistent as the flow's
   cycle check.
 
-Pairs without a mask (a data directory prepared with ``--max_gap``) give no evidence. The reliable bit
-is read at the query's nearest pixel.
+A pair without files (a data directory prepared with ``--max_gap``) is bridged through the farthest frame
+reached: the points the flow vouches for there go on from their flow positions, so the evidence reaches
+beyond the window, as the chains of consecutive flows it was made of would. The reliable bit is read at the
+point's nearest pixel.
 
 Shapes and units: queries ``[N, 3]`` (t, x, y) and tracks ``[N, T, 2]`` (x, y) in pixels of
 ``Tracks.image_hw``; the data directory's frames may have another size (points are converted with
@@ -77,26 +79,42 @@ def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False)
     """The flow evidence for ``queries [N, 3]`` (t, x, y) in pixels of ``data``'s frames."""
     queries = np.asarray(queries, np.float32).reshape(-1, 3)
     num_frames = data.num_frames
-    height, width = data.image_hw
-    reliable = np.zeros((len(queries), num_frames), bool)
-    points = np.full((len(queries), num_frames, 2), np.nan, np.float32) if with_points else None
-    round_trip = np.zeros((len(queries), num_frames), np.float32)
+    evidence = FlowEvidence(np.zeros((len(queries), num_frames), bool),
+                            np.full((len(queries), num_frames, 2), np.nan, np.float32),
+                            np.zeros((len(queries), num_frames), np.float32))
     frames = queries[:, 0].astype(np.int64)
     for source in np.unique(frames):
         rows = np.flatnonzero(frames == source)
-        xy = queries[rows, 1:]
-        xs, ys = _nearest_pixel(xy[:, 0], width), _nearest_pixel(xy[:, 1], height)
-        for target in range(num_frames):
-            if target == source or not data.mask_path(source, target).exists():
-                continue
-            mask = data.load_mask(source, target)[0]
-            hit = mask[ys, xs]
-            reliable[rows, target] = hit
-            flow = data.load_flow(source, target)
-            round_trip[rows, target] = _round_trip_miss(flow, data.load_flow(target, source), xy)
-            if with_points and hit.any():
-                points[rows[hit], target] = xy[hit] + _reliable_bilinear(flow, mask, xy[hit])
-    return FlowEvidence(reliable, points, round_trip)
+        for direction in (1, -1):
+            _follow(data, int(source), direction, queries[rows, 1:], rows, evidence)
+    return evidence if with_points else evidence._replace(points=None)
+
+
+def _follow(data: DataDir, source: int, direction: int, xy: np.ndarray, rows: np.ndarray,
+            evidence: FlowEvidence) -> None:
+    """Fill ``evidence`` at the frames after (direction 1) or before (-1) ``source`` for the points ``xy [n, 2]``
+    of frame ``source`` (``rows`` of the evidence arrays).
+
+    Where the pair (source -> target) has no files (a data directory prepared with ``--max_gap``), the points
+    hop: the farthest frame reached becomes the anchor, and only the points reliable there go on, from their
+    flow positions. The round trip is then known only for those points."""
+    height, width = data.image_hw
+    anchor, at, known = source, xy, np.ones(len(xy), bool)
+    for target in range(source + direction, data.num_frames if direction > 0 else -1, direction):
+        if data.mask_path(source, target).exists():
+            anchor, at, known = source, xy, np.ones(len(xy), bool)
+        elif not data.mask_path(anchor, target).exists():
+            previous = target - direction
+            if previous == anchor or not data.mask_path(previous, target).exists():
+                return
+            known = known & evidence.reliable[rows, previous]
+            anchor, at = previous, np.where(known[:, None], evidence.points[rows, previous], 0).astype(np.float32)
+        mask = data.load_mask(anchor, target)[0]
+        hit = known & mask[_nearest_pixel(at[:, 1], height), _nearest_pixel(at[:, 0], width)]
+        flow = data.load_flow(anchor, target)
+        evidence.reliable[rows, target] = hit
+        evidence.round_trip[rows[known], target] = _round_trip_miss(flow, data.load_flow(target, anchor), at[known])
+        evidence.points[rows[hit], target] = at[hit] + _reliable_bilinear(flow, mask, at[hit])
 
 
 def _round_trip_miss(forward: np.ndarray, backward: np.ndarray, xy: np.ndarray) -> np.ndarray:
