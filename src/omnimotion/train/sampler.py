@@ -140,9 +140,10 @@ class CorrespondenceSampler:
 
     def check_files(self) -> None:
         """Fail early, naming the first missing flow or mask of the pairs training can draw."""
+        reach = self.max_gap or self.num_frames
         for i in range(self.num_frames):
-            for j in range(self.num_frames):
-                if 0 < abs(i - j) <= (self.max_gap or self.num_frames) and not (self.data.flow_path(i, j).exists() and self.data.mask_path(i, j).exists()):
+            for j in range(max(i - reach, 0), min(i + reach + 1, self.num_frames)):
+                if i != j and not (self.data.flow_path(i, j).exists() and self.data.mask_path(i, j).exists()):
                     self.data.load_flow(i, j)  # raises DataDirError naming the file and the command
                     self.data.load_mask(i, j)
 
