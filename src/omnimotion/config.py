@@ -76,7 +76,7 @@ IGNORED_KEYS = ("fff",)
 # values for use with --config (tests/test_config.py checks that they agree).
 PRESETS: dict[str, dict[str, Any]] = {
     "fast": {
-        "expname": "fast", "num_iters": 2000, "num_pairs": 4, "num_pts": 64, "use_count_map": True,
+        "expname": "fast", "num_imgs": 0, "num_iters": 2000, "num_pairs": 4, "num_pts": 64, "use_count_map": True,
         "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50, "lrate_decay_steps": 1000,
         "schedule_scale": 0.02, "i_cache": 500, "error_map_stride": 8, "i_weight": 500,
         "i_print": 50, "i_img": 500, "num_samples_ray": 8, "use_affine": False, "nvp_hidden": 128,
@@ -85,7 +85,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # The fast single-surface variant (spec §8.1); see configs/surface.txt for the measured figures.
     "surface": {
-        "expname": "surface", "method": "surface", "num_iters": 3000, "num_pairs": 8, "num_pts": 256,
+        "expname": "surface", "method": "surface", "num_imgs": 0, "num_iters": 3000, "num_pairs": 8, "num_pts": 256,
         "use_count_map": True, "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50,
         "lrate_decay_steps": 1500, "grad_clip": 1.0, "i_cache": 1000, "error_map_stride": 4,
         "i_weight": 1000, "i_print": 100, "i_img": 1000, "vis_occlusion": True, "temporal_smooth_weight": 0.1,

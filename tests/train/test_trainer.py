@@ -116,3 +116,16 @@ def test_nan_loss_names_the_step(synthetic_dir, tmp_path):
         next(trainer.model.color_mlp.parameters()).fill_(float("nan"))
     with pytest.raises(NonFiniteLossError, match="at step 1"):
         trainer.train_step()
+
+
+def test_num_imgs_below_the_frame_count_is_said_and_the_presets_use_every_frame(synthetic_dir, tmp_path, caplog):
+    from omnimotion.config import parse_config
+
+    data, _ = synthetic_dir
+    with caplog.at_level("WARNING"):
+        assert Trainer(data.root, tiny_run(data.root, tmp_path, num_imgs=3)).num_frames == 3
+    assert f"training on the first 3 of the {data.num_frames} frames" in caplog.text and "num_imgs = 0" in caplog.text
+    caplog.clear()
+    assert Trainer(data.root, tiny_run(data.root, tmp_path, num_imgs=0)).num_frames == data.num_frames
+    assert not caplog.records
+    assert parse_config([], preset="surface").train.num_imgs == parse_config([], preset="fast").train.num_imgs == 0

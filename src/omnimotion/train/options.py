@@ -47,7 +47,7 @@ class TrainConfig:
     dataset_weights: list[float] = field(default_factory=lambda: [1.0])
     """Accepted for compatibility (one dataset type only)."""
     num_imgs: int = 250
-    """Train on at most the first ``num_imgs`` frames."""
+    """Train on at most the first ``num_imgs`` frames (0: all; the presets use 0)."""
     num_pairs: int = 8
     """Frame pairs per step."""
     num_pts: int = 256
