@@ -9,7 +9,8 @@ import pytest
 
 from omnimotion.flow import DisFlow
 from omnimotion.io.datadir import CorruptFileError, DataDir
-from omnimotion.preprocess import pipeline
+from omnimotion.io.atomic import OutputNotWritableError
+from omnimotion.preprocess import disk, pipeline
 from omnimotion.preprocess.pipeline import STATE_FILE, prepare, refilter
 
 synthetic = pytest.importorskip("omnimotion.synthetic")
@@ -229,15 +230,15 @@ def test_consecutive_chains_reach_only_max_gap(clip_video, tmp_path, counting):
 def test_too_little_disk_space_is_refused_before_any_flow_and_the_frames_are_kept(clip_video, tmp_path,
                                                                                   counting, monkeypatch):
     out = tmp_path / "out"
-    real_usage = pipeline.shutil.disk_usage
-    monkeypatch.setattr(pipeline.shutil, "disk_usage",
+    real_usage = disk.shutil.disk_usage
+    monkeypatch.setattr(disk.shutil, "disk_usage",
                         lambda path: real_usage(path)._replace(free=10_000))
-    with pytest.raises(pipeline.OutputNotWritableError, match=rf"needs about 0.6 MB more .* {N * (N - 1)} frame "
+    with pytest.raises(OutputNotWritableError, match=rf"needs about 0.6 MB more .* {N * (N - 1)} frame "
                                                               rf"pairs \({N} frames of {SIZE}x{SIZE}.*--max_gap"):
         run(clip_video, out)
     assert counting() == 0 and not DataDir(out).flow_dir.exists()
     assert DataDir(out).num_frames == N  # the frames are kept and reused
-    monkeypatch.setattr(pipeline.shutil, "disk_usage", real_usage)
+    monkeypatch.setattr(disk.shutil, "disk_usage", real_usage)
     run(clip_video, out)
     assert counting() == N * (N - 1)
 
@@ -245,11 +246,11 @@ def test_too_little_disk_space_is_refused_before_any_flow_and_the_frames_are_kep
 def test_the_disk_estimate_matches_what_preprocessing_writes(clip_video, tmp_path):
     data = run(clip_video, tmp_path / "out", chain=False)
     written = sum(path.stat().st_size for folder in (data.flow_dir, data.mask_dir) for path in folder.iterdir())
-    pairs, still_needed = pipeline._bytes_still_needed(data, None)
+    pairs, still_needed = disk.bytes_still_needed(data, None)
     assert pairs == N * (N - 1) and still_needed < 0.01 * written  # masks compress better than estimated
     for folder in (data.flow_dir, data.mask_dir):
         for path in folder.iterdir():
             path.unlink()
-    _, estimate = pipeline._bytes_still_needed(data, None)
+    _, estimate = disk.bytes_still_needed(data, None)
     assert 0.95 * written < estimate < 1.05 * written
-    assert pipeline._bytes_still_needed(data, 1) == (2 * (N - 1), pytest.approx(estimate * 2 / N, rel=0.01))
+    assert disk.bytes_still_needed(data, 1) == (2 * (N - 1), pytest.approx(estimate * 2 / N, rel=0.01))

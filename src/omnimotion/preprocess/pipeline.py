@@ -53,6 +53,7 @@ from omnimotion.io.datadir import FRAME_EXTENSIONS, DataDir
 from omnimotion.io.video import frame_files, native_frame_hw, read_frames, video_fps
 from omnimotion.preprocess.appearance import Appearance
 from omnimotion.preprocess.chain import chain_flows
+from omnimotion.preprocess.disk import check_disk_space
 from omnimotion.preprocess.filter import filter_flows
 from omnimotion.preprocess.pairs import ChunkMap, compute_exhaustive_flows, pair_schedule
 
@@ -62,8 +63,6 @@ logger = logging.getLogger(__name__)
 
 STATE_FILE = "omnimotion_state.json"
 JPEG_QUALITY = 95
-_NPY_HEADER_BYTES = 128
-_DISK_MARGIN = 1.05  # file-system blocks and the temporary file of each atomic write
 _EMPTY_STATE: dict[str, Any] = {"version": 1, "frames": {}, "flow": {}, "filter": {}, "chain": {},
                                 "flows_chained": False}
 
@@ -134,7 +133,7 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
     if record["flows_chained"]:
         _restore_direct_flows(data, record, filter_options)
     direct_gap = _direct_flow_gap(max_gap, chain_direct_max_gap if chain else None)
-    _check_disk_space(data, max_gap if chain else direct_gap)
+    check_disk_space(data, max_gap if chain else direct_gap)
     _run_flow(data, record, backend, flow_options_record, direct_gap, workers, progress, flow_map)
     _run_filter(data, record, filter_options, appearance, workers, progress)
     if chain:
@@ -335,37 +334,6 @@ def _direct_flow_gap(max_gap: int | None, chain_direct_max_gap: int | None) -> i
     if chain_direct_max_gap is None:
         return max_gap
     return chain_direct_max_gap if max_gap is None else min(max_gap, chain_direct_max_gap)
-
-
-def _check_disk_space(data: DataDir, written_gap: int | None) -> None:
-    """Refuse to start when the flows and masks still to be written (every pair at most ``written_gap`` apart)
-    cannot fit on the disk, instead of failing hours later: their size grows as frames²."""
-    pairs, needed = _bytes_still_needed(data, written_gap)
-    needed *= _DISK_MARGIN
-    free = shutil.disk_usage(data.root).free
-    if needed > free:
-        height, width = data.image_hw
-        raise OutputNotWritableError(
-            f"preprocessing {data.root} needs about {_megabytes(needed)} more for the flows and masks of "
-            f"{pairs} frame pairs ({data.num_frames} frames of {width}x{height}; this grows as frames²), but "
-            f"only {_megabytes(free)} are free there; free some space, or use fewer or smaller frames "
-            "(--max_side; omnimotion prepare --end, --stride) or only pairs of nearby frames (--max_gap N)")
-
-
-def _megabytes(count: float) -> str:
-    return f"{count / 1e6:,.1f} MB" if count < 10e9 else f"{count / 1e9:,.1f} GB"
-
-
-def _bytes_still_needed(data: DataDir, written_gap: int | None) -> tuple[int, int]:
-    """(pairs, bytes): the pairs at most ``written_gap`` apart and what their flow and mask files will add
-    to those already written (a float32 ``[H, W, 2]`` .npy and a PNG mask of about one bit per pixel)."""
-    height, width = data.image_hw
-    pair_bytes = _NPY_HEADER_BYTES + height * width * 2 * 4 + height * width // 8
-    schedule = pair_schedule(data.num_frames, written_gap)
-    present = sum(path.stat().st_size for i, targets in schedule for j in targets
-                  for path in (data.flow_path(i, j), data.mask_path(i, j)) if path.exists())
-    pairs = sum(len(targets) for _, targets in schedule)
-    return pairs, max(pairs * pair_bytes - present, 0)
 
 
 def _run_flow(data: DataDir, record: StageRecord, backend: FlowBackend, flow_record: dict[str, Any],

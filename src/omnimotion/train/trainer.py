@@ -92,8 +92,8 @@ class Trainer:
         self.num_frames = self.sampler.num_frames
         if self.num_frames < self.data.num_frames:
             log.warning("training on the first %d of the %d frames of %s (num_imgs = %d, the official default "
-                           "is 250): tracks will cover only those frames; set num_imgs = 0 for all frames",
-                           self.num_frames, self.data.num_frames, data_dir, self.tcfg.num_imgs)
+                        "is 250): tracks will cover only those frames; set num_imgs = 0 for all frames",
+                        self.num_frames, self.data.num_frames, data_dir, self.tcfg.num_imgs)
         self.method = self.tcfg.method
         model_cfg = method_config(self.method, cfg.model, getattr(cfg, "surface", None))
         self.model = build_model(model_cfg, self.num_frames, self.sampler.image_hw).to(self.device)
