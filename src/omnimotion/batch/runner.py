@@ -58,6 +58,27 @@ def run_batch(videos: Sequence[BatchVideo], settings: RunSettings, resources: Ta
         ref = stage_task.options(**options).remote(stage, video, settings, checkpoint, flow_chunks)
         pending[ref] = (video, stage)
 
+    def finish_stage(ref, bar: tqdm) -> None:
+        """Record the stage of ``ref`` (done or failed) and submit the video's next stage."""
+        video, stage = pending.pop(ref)
+        try:
+            result: StageResult = ray.get(ref)
+        except Exception as err:  # the task's own exception (wrapped by Ray) or a lost worker
+            reason = describe_task_failure(err, resources.max_retries)
+            statuses[video.name] = update_status(video, state="failed", stage=stage, reason=reason)
+            _finish(bar, f"{video.name}: FAILED in {stage}: {reason}")
+            return
+        status = statuses[video.name]
+        status.seconds[stage] = result.seconds
+        following = next_stage(stage)
+        if following is not None:
+            bar.write(f"{video.name}: {stage} finished in {result.seconds:.1f} s")
+            submit(video, following, result.checkpoint)
+            return
+        status.state, status.stage, status.updated = "done", stage, time.time()  # as the worker wrote
+        _finish(bar, f"{video.name}: done in {sum(status.seconds.values()):.1f} s ("
+                     + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in status.seconds.items()) + ")")
+
     with tqdm(total=len(videos), desc="videos", unit="video", disable=not progress, smoothing=0) as bar:
         try:
             for video in videos:
@@ -71,24 +92,7 @@ def run_batch(videos: Sequence[BatchVideo], settings: RunSettings, resources: Ta
                 submit(video, STAGES[0])
             while pending:
                 (ref,), _ = ray.wait(list(pending), num_returns=1)
-                video, stage = pending.pop(ref)
-                try:
-                    result: StageResult = ray.get(ref)
-                except Exception as err:  # the task's own exception (wrapped by Ray) or a lost worker
-                    reason = describe_task_failure(err, resources.max_retries)
-                    statuses[video.name] = update_status(video, state="failed", stage=stage, reason=reason)
-                    _finish(bar, f"{video.name}: FAILED in {stage}: {reason}")
-                    continue
-                status = statuses[video.name]
-                status.seconds[stage] = result.seconds
-                following = next_stage(stage)
-                if following is not None:
-                    bar.write(f"{video.name}: {stage} finished in {result.seconds:.1f} s")
-                    submit(video, following, result.checkpoint)
-                    continue
-                status.state, status.stage, status.updated = "done", stage, time.time()  # as the worker wrote
-                _finish(bar, f"{video.name}: done in {sum(status.seconds.values()):.1f} s ("
-                             + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in status.seconds.items()) + ")")
+                finish_stage(ref, bar)
         except BaseException:
             _stop_interrupted(ray, pending)
             raise
