@@ -48,6 +48,7 @@ import numpy as np
 from omnimotion.coords import inside_image, resize_points
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.warp import sample_bilinear
+from omnimotion.track.coherence import coherent_continuation
 from omnimotion.track.tracks import Tracks
 
 __all__ = ["FLOW_EVIDENCE_MODES", "ROUND_TRIP_OCCLUSION", "FlowEvidence", "check_flow_evidence_mode",
@@ -170,8 +171,11 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str) -> Tracks:
     occluded = (tracks.occluded | lost) & ~evidence.reliable
     positions = tracks.tracks
     if evidence.points is not None:
-        flow_points = resize_points(evidence.points, data.image_hw, tracks.image_hw)
-        positions = _stitch(tracks.tracks, flow_points, evidence.reliable, tracks.queries[:, 0].astype(np.int64))
+        carried = coherent_continuation(data, queries, evidence.reliable, evidence.points)
+        known = evidence.reliable | np.isfinite(carried[..., 0])
+        flow_points = resize_points(np.where(evidence.reliable[..., None], evidence.points, carried),
+                                    data.image_hw, tracks.image_hw)
+        positions = _stitch(tracks.tracks, flow_points, known, tracks.queries[:, 0].astype(np.int64))
         occluded |= ~inside_image(positions, *tracks.image_hw)
     return Tracks(positions, occluded, tracks.queries, tracks.image_hw, tracks.fps)
 
