@@ -6,6 +6,7 @@
 const POINT_COLORS = ["#ff4d6d", "#4dabf7", "#69db7c", "#ffa94d", "#b197fc", "#3bc9db", "#f783ac",
                       "#ffd43b", "#a9e34b", "#ff8787"];
 const MAX_DRAWN_REGION_POINTS = 400;   // a region keeps every track for export, but draws a subsample
+const MIN_DRAWN_SPACING_PX = 9;        // ... whose points are at least this far apart on screen
 const DRAG_THRESHOLD_PX = 5;           // a press that moves further than this is a rectangle, not a click
 const FADED_ALPHA = 0.45;              // occluded points and trail segments, as omnimotion.viz draws them
 
@@ -53,11 +54,12 @@ function loadImages(kind) {
 
 function fitCanvas() {
   const [h, w] = state.info.image_hw;
-  const room = Math.max(240, Math.min(window.innerWidth - 360, (window.innerHeight - 170) * w / h, 960));
+  const room = Math.max(240, Math.min(window.innerWidth - 380, (window.innerHeight - 150) * w / h, 960));
   scale = Math.max(1, Math.floor(room / w * 4) / 4);
   const ratio = window.devicePixelRatio || 1;
   canvas.style.width = `${w * scale}px`;
   canvas.style.height = `${h * scale}px`;
+  document.querySelector(".stage").style.width = `${w * scale}px`;
   canvas.width = Math.round(w * scale * ratio);
   canvas.height = Math.round(h * scale * ratio);
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -131,7 +133,7 @@ function setFrame(t) {
 
 function setPlaying(playing) {
   state.playing = playing;
-  $("play").innerHTML = playing ? "&#x23F8;" : "&#x25B6;";
+  $("play-icon").setAttribute("d", playing ? "M3.5 2.5h3v11h-3zM9.5 2.5h3v11h-3z" : "M4 2.5v11L13.5 8z");
   $("play").setAttribute("aria-label", playing ? "pause" : "play");
   clearInterval(playTimer);
   if (playing) playTimer = setInterval(() => setFrame(state.frame + 1), 1000 / Math.min(state.info.fps, 30));
@@ -190,10 +192,11 @@ async function trackRegion(box) {
   const n = result.queries.length;
   const colors = result.queries.map((q) => positionColor(q[1], q[2]));
   const [x0, y0, x1, y1] = box.map(Math.round);
-  addItem({ kind: "region", label: `region ${Math.abs(x1 - x0) + 1}×${Math.abs(y1 - y0) + 1} @ ${t}, ${n} points`,
+  addItem({ kind: "region", label: `region ${Math.abs(x1 - x0) + 1}×${Math.abs(y1 - y0) + 1} @ ${t} · ${n} points`,
             swatch: "linear-gradient(135deg, #ff4d6d, #ffd43b, #69db7c, #4dabf7, #b197fc)", colors, ...result },
-          subsampleGrid(result.queries, MAX_DRAWN_REGION_POINTS));
-  setStatus(`tracked ${n} points` + (n > MAX_DRAWN_REGION_POINTS ? ` (drawing ${state.items.at(-1).drawn.length})` : ""));
+          subsampleGrid(result.queries));
+  const drawn = state.items.at(-1).drawn.length;
+  setStatus(`tracked ${n} points` + (drawn < n ? ` (drawing ${drawn}; exports hold all)` : ""));
 }
 
 function addItem(item, drawn) {
@@ -210,12 +213,13 @@ function removeItem(id) {
   draw();
 }
 
-// Every k-th grid column and row, so that at most `limit` points are drawn and they stay evenly spread.
-function subsampleGrid(queries, limit) {
-  if (queries.length <= limit) return queries.map((_, i) => i);
+// Every k-th grid column and row: at most MAX_DRAWN_REGION_POINTS, evenly spread, not crowded on screen.
+function subsampleGrid(queries) {
   const xs = [...new Set(queries.map((q) => q[1]))].sort((a, b) => a - b);
   const ys = [...new Set(queries.map((q) => q[2]))].sort((a, b) => a - b);
-  const k = Math.ceil(Math.sqrt(queries.length / limit));
+  const gridStep = xs.length > 1 ? xs[1] - xs[0] : ys.length > 1 ? ys[1] - ys[0] : 1;
+  const k = Math.max(Math.ceil(Math.sqrt(queries.length / MAX_DRAWN_REGION_POINTS)),
+                     Math.ceil(MIN_DRAWN_SPACING_PX / (gridStep * scale)), 1);
   const keepX = new Set(xs.filter((_, i) => i % k === 0)), keepY = new Set(ys.filter((_, i) => i % k === 0));
   return queries.map((q, i) => (keepX.has(q[1]) && keepY.has(q[2]) ? i : -1)).filter((i) => i >= 0);
 }
