@@ -16,6 +16,9 @@ from omnimotion.config import InferenceConfig
 from omnimotion.io.datadir import DataDir
 from omnimotion.track import FLOW_EVIDENCE_MODES
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
+from omnimotion.view import ViewSession, make_server
+from omnimotion.view.server import is_loopback
+from omnimotion.view.session import SURFACE_CHUNK_SIZE
 
 __all__ = ["add_parser", "run"]
 
@@ -41,15 +44,13 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--occlusion_th", type=float, default=None,
                         help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--chunk_size", type=int, default=DEFAULT_CHUNK_SIZE,
-                        help="(point, frame) pairs per model call; lower it if memory runs out")
+    parser.add_argument("--chunk_size", type=int, default=None,
+                        help=f"(point, frame) pairs per model call; lower it if memory runs out (default: "
+                             f"{SURFACE_CHUNK_SIZE} for the surface model, {DEFAULT_CHUNK_SIZE} for the faithful one)")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from omnimotion.view import ViewSession, make_server
-    from omnimotion.view.server import is_loopback
-
     data = DataDir(args.run_dir)
     checkpoint = Path(args.checkpoint) if args.checkpoint else newest_checkpoint(data.root)
     session = ViewSession.open(data.root, checkpoint, device=args.device, flow_evidence=args.flow_evidence,

@@ -4,7 +4,8 @@ Everything model-facing goes through the package's own tracking path, so a point
 exactly the track ``omnimotion track --points X,Y@T`` writes: ``Tracker`` (same chunking and occlusion
 threshold) followed by ``apply_flow_evidence`` with the same default mode (``InferenceConfig.flow_evidence``).
 Points are independent of each other in both steps, so tracks are computed once per query and kept in a
-bounded cache (``TrackCache``): exports and videos of what was already shown cost no model calls.
+bounded cache (``TrackCache``): exports and videos of what was already shown cost no model calls. The flow
+files read for the evidence are kept too (``CachedDataDir``): further clicks on a frame skip reading them.
 
 Pixels: queries and tracks are in pixels of the run's ``color/`` frames (what the page shows); exports are
 in pixels of the source video when ``source.json`` records its size (as ``track --video_size source``),
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -26,45 +26,24 @@ from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import write_video
 from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
 from omnimotion.track.queries import QueryError, validate_queries
-from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
+from omnimotion.model import OmniMotionModel
+from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE, load_model
+from omnimotion.view.cache import CachedDataDir, TrackCache
 from omnimotion.viz import draw_tracks, point_radius, render_depth_frames
 
-__all__ = ["ViewSession", "TrackCache", "ProgressCallback", "EXPORT_FORMATS", "PART_POINTS",
-           "CACHE_POINTS"]
+__all__ = ["ViewSession", "ProgressCallback", "EXPORT_FORMATS", "PART_POINTS", "SURFACE_CHUNK_SIZE"]
 
 EXPORT_FORMATS = ("csv", "json", "npz")
 PART_POINTS = 256
 """Queries tracked per step of a large request; progress is reported after each step."""
-CACHE_POINTS = 200_000
-"""Tracks kept for reuse (about 9 bytes per point and frame: 58 MB at 32 frames)."""
+SURFACE_CHUNK_SIZE = 4096
+"""Point-frame pairs per model call for the surface model (``omnimotion run``'s): a 4096-point region of a
+32-frame 256x256 run took 1.2 CPU-s against 2.1 with the tracker's default 1024 (one thread). The faithful
+model keeps 1024: 4096 took 8.0 CPU-s against 5.8 for 512 points (``benchmarks/bench_dense_tracking.py``).
+Chunking does not change the tracks."""
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (points done, points in all) while a request is tracked."""
-
-
-class TrackCache:
-    """Least-recently-used store of per-query tracks: (t, x, y) -> (track ``[T, 2]``, occluded ``[T]``)."""
-
-    def __init__(self, capacity: int = CACHE_POINTS):
-        self.capacity = int(capacity)
-        self._rows: OrderedDict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-
-    def get(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        key = _key(query)
-        row = self._rows.get(key)
-        if row is not None:
-            self._rows.move_to_end(key)
-        return row
-
-    def put(self, tracks: Tracks) -> None:
-        for query, track, occluded in zip(tracks.queries, tracks.tracks, tracks.occluded):
-            self._rows[_key(query)] = (track, occluded)
-            self._rows.move_to_end(_key(query))
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
 
 class ViewSession:
@@ -97,11 +76,15 @@ class ViewSession:
     @classmethod
     def open(cls, run_dir: str | Path, checkpoint: str | Path, *, device: str = "auto",
              flow_evidence: str = InferenceConfig.flow_evidence, occlusion_th: float | None = None,
-             chunk_size: int = DEFAULT_CHUNK_SIZE) -> ViewSession:
-        """Load ``checkpoint`` for the run in ``run_dir`` (a data directory: ``omnimotion run``'s output)."""
-        data = DataDir(run_dir)
-        tracker = Tracker.from_checkpoint(checkpoint, device=device, chunk_size=chunk_size,
-                                          occlusion_th=occlusion_th, fps=data.recorded_fps(), progress=False)
+             chunk_size: int | None = None) -> ViewSession:
+        """Load ``checkpoint`` for the run in ``run_dir`` (a data directory: ``omnimotion run``'s output);
+        ``chunk_size`` None picks the faster one for the model's kind (``SURFACE_CHUNK_SIZE``)."""
+        data = CachedDataDir(run_dir)
+        model = load_model(checkpoint, device)
+        if chunk_size is None:
+            chunk_size = DEFAULT_CHUNK_SIZE if isinstance(model, OmniMotionModel) else SURFACE_CHUNK_SIZE
+        tracker = Tracker(model, chunk_size=chunk_size, occlusion_th=occlusion_th, fps=data.recorded_fps(),
+                          progress=False)
         return cls(data, tracker, flow_evidence, Path(checkpoint))
 
     @property
@@ -216,7 +199,3 @@ class ViewSession:
 
 def _row(tracks: Tracks) -> tuple[np.ndarray, np.ndarray]:
     return tracks.tracks[0], tracks.occluded[0]
-
-
-def _key(query: np.ndarray) -> tuple[float, float, float]:
-    return float(query[0]), float(query[1]), float(query[2])
