@@ -1,7 +1,8 @@
 """End to end in a real headless Chromium (Debian's, driven by Selenium): load the page, click a pixel, and
 check that the drawn track is the one ``omnimotion track`` writes for that point; drag a region; screenshot.
 
-Skips, saying why, where Selenium, Chromium or its driver is missing (``.ci/run`` installs all three).
+Skips, saying why, where Selenium, Chromium or its driver is missing; under CI (``CI=true``, where ``.ci/run``
+installs all three) it fails instead.
 Set ``OMNIMOTION_VIEWER_SCREENSHOT=docs/viewer.png`` to keep the screenshot (the README's picture).
 """
 
@@ -34,14 +35,22 @@ EVIDENCE = "positions"  # the flows' positions where they vouch: tracks that fol
 TIMEOUT_S = 60
 
 
+def skip_or_fail_in_ci(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; .ci/run installs it, so CI must have it")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs Selenium "
-                                                                 "(pip install -e '.[browser]')")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        skip_or_fail_in_ci("the browser test needs Selenium (pip install -e '.[browser]')")
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not Path(path).exists():
-            pytest.skip(f"no {path}: install Debian's {package} (apt-get install -y chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
+            skip_or_fail_in_ci(f"no {path}: install Debian's {package} (apt-get install -y chromium chromium-driver)")
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -143,6 +152,13 @@ def test_click_draws_the_track_of_omnimotion_track(browser, demo_run, tmp_path):
         keep = os.environ.get("OMNIMOTION_VIEWER_SCREENSHOT")
         if keep:
             shutil.copyfile(screenshot, keep)
+
+        # the depth view and hiding occluded points
+        browser.find_element("id", "depth").click()
+        wait_for(browser, "return window.viewer.state.depth && !window.viewer.state.busy", "the depth frames")
+        browser.find_element("id", "show-occluded").click()
+        assert browser.execute_script("return window.viewer.state.showOccluded") is False
+        assert "error" not in browser.find_element("id", "status").get_attribute("class")
 
         # remove one, then clear all
         browser.find_elements("css selector", "#tracks li .remove")[0].click()

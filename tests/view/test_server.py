@@ -4,7 +4,6 @@ but its own assets and the run's frames, and bad requests get a 4xx answer witho
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import logging
 import re
@@ -15,6 +14,8 @@ import pytest
 from view_fixtures import checkpoint_of, make_run, running_server
 
 from omnimotion.cli.main import main
+from omnimotion.cli.track import newest_checkpoint
+from omnimotion.synthetic import make_clip, write_video
 from omnimotion.track import load_csv, load_tracks
 from omnimotion.view.server import WIRE_DECIMALS, static_files
 
@@ -87,6 +88,18 @@ def test_depth_frame_is_a_png_of_the_frame_size(server):
     status, headers, body = request(server, "GET", "/depth/2")
     assert status == 200 and headers["Content-Type"] == "image/png"
     assert cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR).shape == (H, W, 3)
+
+
+def test_warming_a_frame_reads_its_flow_files_in_the_background(run_dir):
+    with running_server(run_dir) as server:
+        data = server.session.data
+        status, _, body = post(server, "/api/warm", {"frame": 2})
+        assert status == 202 and json.loads(body)["frame"] == 2
+        server.session.warm(4).join(timeout=30)  # another frame, waited for
+        # frame 4's masks to the 5 other frames, flows there and back: 5 * (2 masks + 2 flows) arrays
+        one_pair = H * W * (2 + 2 * 2 * 4)
+        assert data.cached_bytes >= 5 * one_pair
+        assert post(server, "/api/warm", {"frame": T})[0] == 400
 
 
 def test_clicked_points_get_the_tracks_of_omnimotion_track(server, run_dir, tmp_path):
@@ -253,6 +266,22 @@ def test_a_failing_request_does_not_stop_the_server(server, monkeypatch, caplog)
     connection.close()
     status, _, body = post(server, "/api/track", {"queries": [[0, 1, 2]]})
     assert status == 200 and len(json.loads(body)["tracks"][0]) == T
+
+
+def test_works_on_the_output_of_omnimotion_run(tmp_path):
+    video = tmp_path / "clip.mp4"
+    write_video(make_clip(num_frames=5, height=32, width=48, num_sprites=1, seed=1), video, fps=7)
+    out = tmp_path / "run"
+    tiny = ["--set", "num_iters=4", "--set", "i_weight=2", "--set", "num_pts=16", "--set", "num_pairs=2"]
+    assert main(["run", str(video), "--out", str(out), "--grid_step", "16", *tiny]) == 0
+    with running_server(out, newest_checkpoint(out)) as server:
+        info = json.loads(request(server, "GET", "/api/info")[2])
+        answer = json.loads(post(server, "/api/track", {"queries": [[2, 20, 10]]})[2])
+    assert (info["num_frames"], info["image_hw"], info["fps"], info["has_depth"]) == (5, [32, 48], 7.0, True)
+    assert info["checkpoint"] == "model_000004.pth"  # the surface preset's model
+    expected = load_tracks(tracked_by_cli(out, tmp_path, [[2, 20, 10]]))
+    np.testing.assert_allclose(answer["tracks"], expected.tracks, atol=0.5 * 10 ** -WIRE_DECIMALS + 1e-5)
+    np.testing.assert_array_equal(np.asarray(answer["occluded"], bool), expected.occluded)
 
 
 def test_cli_serves_on_loopback_prints_the_address_and_stops_on_ctrl_c(run_dir, monkeypatch, capsys, caplog):

@@ -40,9 +40,9 @@ def checkpoint_of(run_dir: Path) -> Path:
 
 
 @contextmanager
-def running_server(run_dir: Path, **options) -> Iterator[ViewerServer]:
+def running_server(run_dir: Path, checkpoint: Path | None = None, **options) -> Iterator[ViewerServer]:
     """A viewer server for ``run_dir`` on a free loopback port, stopped on exit (options: ``ViewSession.open``)."""
-    session = ViewSession.open(run_dir, checkpoint_of(run_dir), device="cpu", **options)
+    session = ViewSession.open(run_dir, checkpoint or checkpoint_of(run_dir), device="cpu", **options)
     server = make_server(session, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,6 +1,7 @@
 """The viewer's request bodies: JSON objects read into checked values, or ``BadRequest`` saying what is wrong.
 
 Bodies (all JSON objects; pixels of the run's frames, frames counted from 0)
+    /api/warm    ``{"frame": t}``
     /api/track   ``{"queries": [[t, x, y], ...]}``
     /api/region  ``{"frame": t, "box": [x0, y0, x1, y1], "side": points per side (1..MAX_REGION_SIDE)}``
     /api/export  ``{"queries": [...], "format": "csv" | "json" | "npz"}``

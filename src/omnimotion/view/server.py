@@ -11,6 +11,7 @@ Routes (everything else is 404)
     GET  /frames/N              frame N of the run's ``color/`` folder, as stored
     GET  /depth/N               the model's pseudo-depth of frame N, PNG (when the model has depth)
     GET  /api/info              the run: name, frames, size, fps, depth, flow evidence mode
+    POST /api/warm              read the flow files a click on a frame needs, in the background (202)
     POST /api/track             tracks of clicked points (bodies: ``omnimotion.view.requests``)
     POST /api/region            NDJSON stream: ``{"done", "total"}`` lines, then ``{"queries", "tracks",
                                 "occluded"}`` (or ``{"error"}``)
@@ -161,7 +162,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
             self._not_found()
 
     def _post(self, path: str) -> None:
-        handlers = {"/api/track": self._track, "/api/region": self._region, "/api/export": self._export,
+        handlers = {"/api/warm": self._warm, "/api/track": self._track, "/api/region": self._region, "/api/export": self._export,
                     "/api/video": self._video}
         if path not in handlers:
             self._not_found()
@@ -169,6 +170,11 @@ class ViewerHandler(BaseHTTPRequestHandler):
         handlers[path](self._read_json())
 
     # ----- API --------------------------------------------------------------------------------------------
+    def _warm(self, payload: dict) -> None:
+        session = self.server.session
+        frame = int_field(payload, "frame", 0, session.num_frames - 1)
+        self._send_json(HTTPStatus.ACCEPTED, {"frame": frame, "started": session.warm(frame) is not None})
+
     def _track(self, payload: dict) -> None:
         tracks = self.server.session.track(queries_field(payload))
         self._send_json(HTTPStatus.OK, _wire_tracks(tracks))

@@ -72,6 +72,8 @@ class ViewSession:
         self.cache = TrackCache()
         self._model_lock = threading.Lock()  # one model call at a time: two would only share the 2 cores
         self._depth: np.ndarray | None = None
+        self._warming: set[int] = set()
+        self._warming_lock = threading.Lock()
 
     @classmethod
     def open(cls, run_dir: str | Path, checkpoint: str | Path, *, device: str = "auto",
@@ -170,6 +172,33 @@ class ViewSession:
         with tempfile.TemporaryDirectory(prefix="omnimotion-view-") as folder:
             path = write_video(np.stack(drawn), Path(folder) / "tracks.mp4", self.tracker.fps)
             return path.read_bytes()
+
+    def warm(self, frame: int) -> threading.Thread | None:
+        """Read, in a background thread (returned), the flow files that the flow evidence of a point on
+        ``frame`` reads, so that a click there costs only the model's work; None when ``frame`` is being read
+        already."""
+        if not 0 <= frame < self.num_frames:
+            raise QueryError(f"frame {frame} is outside the video's frames 0..{self.num_frames - 1}")
+        with self._warming_lock:
+            if frame in self._warming:
+                return None
+            self._warming.add(frame)
+        thread = threading.Thread(target=self._read_flow_files, args=(frame,), daemon=True)
+        thread.start()
+        return thread
+
+    def _read_flow_files(self, frame: int) -> None:
+        try:
+            for target in range(self.num_frames):
+                if target != frame and self.data.mask_path(frame, target).exists():
+                    self.data.load_mask(frame, target)
+                    self.data.load_flow(frame, target)
+                    self.data.load_flow(target, frame)
+        except (OSError, ValueError):
+            pass  # a missing or broken file is reported by the click that needs it
+        finally:
+            with self._warming_lock:
+                self._warming.discard(frame)
 
     def depth_frames(self) -> np.ndarray:
         """uint8 ``[T, H, W, 3]``: the model's pseudo-depth as ``omnimotion track --depth_video`` draws it,

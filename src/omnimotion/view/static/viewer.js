@@ -9,6 +9,7 @@ const MAX_DRAWN_REGION_POINTS = 400;   // a region keeps every track for export,
 const MIN_DRAWN_SPACING_PX = 9;        // ... whose points are at least this far apart on screen
 const DRAG_THRESHOLD_PX = 5;           // a press that moves further than this is a rectangle, not a click
 const FADED_ALPHA = 0.45;              // occluded points and trail segments, as omnimotion.viz draws them
+const WARM_AFTER_MS = 250;             // a frame shown this long, not playing, is likely to be clicked on
 
 const state = {
   info: null, frame: 0, playing: false, trail: 10, showOccluded: true, depth: false,
@@ -21,6 +22,7 @@ const ctx = canvas.getContext("2d");
 let scale = 1;            // display pixels per image pixel
 let drag = null;          // {x0, y0, x1, y1} in display pixels while the mouse is down
 let playTimer = null;
+let warmTimer = null;
 
 // ----- start-up -------------------------------------------------------------------------------------------
 async function start() {
@@ -35,11 +37,14 @@ async function start() {
     (ew !== w || eh !== h ? " (the source video's size)." : ".");
   $("frame").max = info.num_frames - 1;
   $("trail").max = info.num_frames;
+  state.trail = Math.min(state.trail, info.num_frames);
+  $("trail").value = state.trail;
+  $("trail-label").textContent = String(state.trail);
   $("depth").disabled = !info.has_depth;
   if (!info.has_depth) $("depth").parentElement.title = "this model has no depth";
   fitCanvas();
   images.frames = await loadImages("frames");
-  draw();
+  setFrame(0);
   document.body.dataset.ready = "1";
 }
 
@@ -129,6 +134,13 @@ function setFrame(t) {
   const n = state.info.num_frames;
   state.frame = ((t % n) + n) % n;
   draw();
+  clearTimeout(warmTimer);
+  if (!state.playing) warmTimer = setTimeout(warmFrame, WARM_AFTER_MS);
+}
+
+// Ask the server to read the flow files a click on this frame needs, while the user aims.
+function warmFrame() {
+  postJSON("/api/warm", { frame: state.frame }).catch(() => { /* only a speed-up */ });
 }
 
 function setPlaying(playing) {
@@ -136,6 +148,7 @@ function setPlaying(playing) {
   $("play-icon").setAttribute("d", playing ? "M3.5 2.5h3v11h-3zM9.5 2.5h3v11h-3z" : "M4 2.5v11L13.5 8z");
   $("play").setAttribute("aria-label", playing ? "pause" : "play");
   clearInterval(playTimer);
+  if (!playing) setFrame(state.frame);
   if (playing) playTimer = setInterval(() => setFrame(state.frame + 1), 1000 / Math.min(state.info.fps, 30));
 }
 
