@@ -7,6 +7,7 @@ import http.client
 import json
 import logging
 import re
+import socket
 
 import cv2
 import numpy as np
@@ -256,7 +257,10 @@ def test_a_failing_request_does_not_stop_the_server(server, monkeypatch, caplog)
         assert status == 500 and "model exploded" in json.loads(body)["error"]
         lines = post(server, "/api/region", {"frame": 0, "box": [0, 0, 10, 10], "side": 2})[2].splitlines()
         assert "model exploded" in json.loads(lines[-1])["error"]
-    # a client that hangs up mid-request, then normal service
+    # a request line that is not HTTP, and a client that hangs up mid-request; then normal service
+    with socket.create_connection(server.server_address[:2], timeout=10) as raw:
+        raw.sendall(b"\x00\x01 not http at all\r\n\r\n")
+        assert b"400" in raw.recv(4096)
     host, port = server.server_address[:2]
     connection = http.client.HTTPConnection(host, port, timeout=10)
     connection.putrequest("POST", "/api/track")

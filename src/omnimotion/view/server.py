@@ -138,7 +138,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
         if not self.server.loopback_only:
             return True
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        return is_loopback(host)
+        return not host or is_loopback(host)  # browsers always send Host; rebinding attacks come from them
 
     def _get(self, path: str) -> None:
         session = self.server.session
@@ -162,8 +162,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
             self._not_found()
 
     def _post(self, path: str) -> None:
-        handlers = {"/api/warm": self._warm, "/api/track": self._track, "/api/region": self._region, "/api/export": self._export,
-                    "/api/video": self._video}
+        handlers = {"/api/warm": self._warm, "/api/track": self._track, "/api/region": self._region,
+                    "/api/export": self._export, "/api/video": self._video}
         if path not in handlers:
             self._not_found()
             return

@@ -1,8 +1,9 @@
 """``ViewSession``: one run directory and its fitted model, answering the viewer's questions.
 
 Everything model-facing goes through the package's own tracking path, so a point clicked in the viewer gets
-exactly the track ``omnimotion track --points X,Y@T`` writes: ``Tracker`` (same chunking and occlusion
-threshold) followed by ``apply_flow_evidence`` with the same default mode (``InferenceConfig.flow_evidence``).
+the track ``omnimotion track --points X,Y@T`` writes: ``Tracker`` (same occlusion threshold; the chunk size
+changes only the speed) followed by ``apply_flow_evidence`` with the same default mode
+(``InferenceConfig.flow_evidence``).
 Points are independent of each other in both steps, so tracks are computed once per query and kept in a
 bounded cache (``TrackCache``): exports and videos of what was already shown cost no model calls. The flow
 files read for the evidence are kept too (``CachedDataDir``): further clicks on a frame skip reading them.
@@ -24,9 +25,10 @@ import numpy as np
 from omnimotion.config import InferenceConfig
 from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import write_video
-from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
-from omnimotion.track.queries import QueryError, validate_queries
 from omnimotion.model import OmniMotionModel
+from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
+from omnimotion.track.evidence import check_flow_evidence_mode
+from omnimotion.track.queries import QueryError, validate_queries
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE, load_model
 from omnimotion.view.cache import CachedDataDir, TrackCache
 from omnimotion.viz import draw_tracks, point_radius, render_depth_frames
@@ -63,6 +65,7 @@ class ViewSession:
             raise ValueError(f"{where} was trained on {tracker.num_frames} frames of {tracker.model_hw[1]}x"
                              f"{tracker.model_hw[0]} but {data.color_dir} has {data.num_frames} of "
                              f"{data.image_hw[1]}x{data.image_hw[0]}; pass the checkpoint trained on this run")
+        check_flow_evidence_mode(flow_evidence)
         self.data = data
         self.tracker = tracker
         self.flow_evidence = flow_evidence
@@ -70,7 +73,7 @@ class ViewSession:
         info = data.load_source_info()
         self.export_hw = tuple(info["native_hw"]) if info else data.image_hw
         self.cache = TrackCache()
-        self._model_lock = threading.Lock()  # one model call at a time: two would only share the 2 cores
+        self._model_lock = threading.Lock()  # one model call at a time: two would only compete for the cores
         self._depth: np.ndarray | None = None
         self._warming: set[int] = set()
         self._warming_lock = threading.Lock()
@@ -141,8 +144,7 @@ class ViewSession:
         step = max(1, -(-max(x1 - x0 + 1, y1 - y0 + 1) // int(side)))
         inside = np.zeros((h, w), bool)
         inside[y0:y1 + 1, x0:x1 + 1] = True
-        if not 0 <= frame < self.num_frames:
-            raise QueryError(f"frame {frame} is outside the video's frames 0..{self.num_frames - 1}")
+        self._check_frame(frame)
         return grid_queries((h, w), step, frame, self.num_frames, mask=inside)
 
     def export(self, queries: np.ndarray, fmt: str) -> bytes:
@@ -177,8 +179,7 @@ class ViewSession:
         """Read, in a background thread (returned), the flow files that the flow evidence of a point on
         ``frame`` reads, so that a click there costs only the model's work; None when ``frame`` is being read
         already."""
-        if not 0 <= frame < self.num_frames:
-            raise QueryError(f"frame {frame} is outside the video's frames 0..{self.num_frames - 1}")
+        self._check_frame(frame)
         with self._warming_lock:
             if frame in self._warming:
                 return None
@@ -186,6 +187,10 @@ class ViewSession:
         thread = threading.Thread(target=self._read_flow_files, args=(frame,), daemon=True)
         thread.start()
         return thread
+
+    def _check_frame(self, frame: int) -> None:
+        if not 0 <= frame < self.num_frames:
+            raise QueryError(f"frame {frame} is outside the video's frames 0..{self.num_frames - 1}")
 
     def _read_flow_files(self, frame: int) -> None:
         try:
