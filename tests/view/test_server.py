@@ -305,6 +305,12 @@ def test_cli_serves_on_loopback_prints_the_address_and_stops_on_ctrl_c(run_dir, 
     assert "anyone who can reach this machine" in caplog.text and opened
 
 
+def test_cli_says_when_the_port_is_taken(run_dir, server, capsys):
+    taken = str(server.server_address[1])
+    assert main(["view", str(run_dir), "--port", taken, "--no_browser", "--device", "cpu"]) == 1
+    assert f"cannot serve on 127.0.0.1:{taken}" in capsys.readouterr().err
+
+
 def test_cli_refuses_a_checkpoint_of_another_run(run_dir, tmp_path, capsys):
     other = make_run(tmp_path, frames=4, height=H, width=W)
     assert main(["view", str(run_dir), "--checkpoint", str(checkpoint_of(other)), "--no_browser"]) == 1

@@ -11,6 +11,7 @@ import logging
 import webbrowser
 from pathlib import Path
 
+from omnimotion.cli.main import UserError
 from omnimotion.cli.track import newest_checkpoint
 from omnimotion.config import InferenceConfig
 from omnimotion.io.datadir import DataDir
@@ -58,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         log.warning("serving on %s: anyone who can reach this machine can see the run's frames and use its "
                     "model; use the default 127.0.0.1 unless you mean that", args.host)
-    server = make_server(session, args.host, args.port)
+    try:
+        server = make_server(session, args.host, args.port)
+    except OSError as err:
+        raise UserError(f"cannot serve on {args.host}:{args.port} ({err.strerror or err}); choose another --port, "
+                        "or 0 for a free one") from None
     print(f"omnimotion view: {data.root} with {checkpoint.name} at {server.url} (Ctrl-C to stop)", flush=True)
     if not args.no_browser:
         webbrowser.open(server.url)

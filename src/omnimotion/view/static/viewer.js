@@ -378,7 +378,8 @@ $("export-video").addEventListener("click", () => run(() => {
                                    background: state.depth ? "depth" : "frames" });
 }));
 document.addEventListener("keydown", (event) => {
-  if (event.target.tagName === "INPUT" && event.target.type !== "range" && event.target.type !== "checkbox") return;
+  const target = event.target;  // buttons, lists and boxes keep their own keys; sliders step frames
+  if (["BUTTON", "SELECT"].includes(target.tagName) || (target.tagName === "INPUT" && target.type !== "range")) return;
   if (event.key === " ") { event.preventDefault(); setPlaying(!state.playing); }
   else if (event.key === "ArrowLeft") { event.preventDefault(); setPlaying(false); setFrame(state.frame - 1); }
   else if (event.key === "ArrowRight") { event.preventDefault(); setPlaying(false); setFrame(state.frame + 1); }
