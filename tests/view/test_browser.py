@@ -94,6 +94,7 @@ def canvas_offset(driver, x: float, y: float) -> tuple[int, int]:
 
 def test_click_draws_the_track_of_omnimotion_track(browser, demo_run, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
 
     with running_server_with(demo_run) as server:
         browser.get(server.url)
@@ -125,6 +126,15 @@ def test_click_draws_the_track_of_omnimotion_track(browser, demo_run, tmp_path):
             f"Math.floor(({py} + 0.5) * s), 1, 1).data);")
         colour = browser.execute_script("return window.viewer.state.items[0].colors[0];")
         assert np.abs(np.asarray(drawn[:3]) - [int(colour[i:i + 2], 16) for i in (1, 3, 5)]).max() <= 40
+
+        # stepping with the keys, and play / pause
+        browser.execute_script("window.viewer.setFrame(0)")
+        ActionChains(browser).send_keys(Keys.ARROW_RIGHT).send_keys(Keys.ARROW_RIGHT).send_keys(Keys.ARROW_LEFT).perform()
+        assert browser.execute_script("return window.viewer.state.frame") == 1
+        browser.find_element("id", "play").click()
+        wait_for(browser, "return window.viewer.state.frame > 2", "playback")
+        browser.find_element("id", "play").click()
+        assert browser.execute_script("return window.viewer.state.playing") is False
 
         # a dragged rectangle: the tracks of a grid inside it, with a subsample drawn
         browser.execute_script("window.viewer.setFrame(0); document.getElementById('region-side').value = '32';")
