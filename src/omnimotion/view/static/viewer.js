@@ -20,7 +20,7 @@ const $ = (id) => document.getElementById(id);
 const canvas = $("view");
 const ctx = canvas.getContext("2d");
 let scale = 1;            // display pixels per image pixel
-let drag = null;          // {x0, y0, x1, y1} in display pixels while the mouse is down
+let drag = null;          // {x0, y0, x1, y1} in canvas pixels (image pixels x scale) while the mouse is down
 let playTimer = null;
 let warmTimer = null;
 
@@ -60,7 +60,7 @@ function loadImages(kind) {
 function fitCanvas() {
   const [h, w] = state.info.image_hw;
   const room = Math.max(240, Math.min(window.innerWidth - 380, (window.innerHeight - 150) * w / h, 960));
-  scale = Math.max(1, Math.floor(room / w * 4) / 4);
+  scale = Math.max(0.25, Math.floor(room / w * 4) / 4);
   const ratio = window.devicePixelRatio || 1;
   canvas.style.width = `${w * scale}px`;
   canvas.style.height = `${h * scale}px`;
@@ -319,18 +319,25 @@ async function run(task) {  // one request at a time; failures are shown, never 
   finally { state.busy = false; document.body.dataset.busy = "0"; }
 }
 
-function imagePoint(dx, dy) {  // display pixels -> the pixel under them (its centre, integers)
+function imagePoint(cx, cy) {  // canvas pixels -> the pixel under them (its centre, integers)
   const [h, w] = state.info.image_hw;
-  return [Math.min(w - 1, Math.max(0, Math.floor(dx / scale))), Math.min(h - 1, Math.max(0, Math.floor(dy / scale)))];
+  return [Math.min(w - 1, Math.max(0, Math.floor(cx / scale))), Math.min(h - 1, Math.max(0, Math.floor(cy / scale)))];
+}
+
+function canvasPoint(event) {  // the pointer in canvas pixels, also when CSS shrinks the canvas to fit
+  const rect = canvas.getBoundingClientRect();
+  const [, w] = state.info.image_hw;
+  const ratio = w * scale / rect.width;
+  return [(event.clientX - rect.left) * ratio, (event.clientY - rect.top) * ratio];
 }
 
 canvas.addEventListener("mousedown", (event) => {
-  drag = { x0: event.offsetX, y0: event.offsetY, x1: event.offsetX, y1: event.offsetY, moved: false };
+  const [x, y] = canvasPoint(event);
+  drag = { x0: x, y0: y, x1: x, y1: y, moved: false };
 });
 canvas.addEventListener("mousemove", (event) => {
   if (!drag) return;
-  drag.x1 = event.offsetX;
-  drag.y1 = event.offsetY;
+  [drag.x1, drag.y1] = canvasPoint(event);
   drag.moved ||= Math.hypot(drag.x1 - drag.x0, drag.y1 - drag.y0) > DRAG_THRESHOLD_PX;
   if (drag.moved) draw();
 });
