@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "omnimotion"
 # Rank of each sub-package; a module may import only ranks <= its own (eval and cli sit on top).
 RANKS = {
     "coords": 0, "io": 1, "synthetic": 2, "flow": 2, "preprocess": 3, "model": 4, "train": 5,
-    "track": 6, "viz": 7, "eval": 8, "config": 8, "api": 9, "batch": 9, "cli": 10,
+    "track": 6, "viz": 7, "eval": 8, "config": 8, "api": 9, "batch": 9, "view": 9, "cli": 10,
 }
 
 

@@ -19,6 +19,7 @@ COMMAND_MODULES: dict[str, str] = {
     "prepare": "omnimotion.cli.prepare",
     "train": "omnimotion.cli.train",
     "track": "omnimotion.cli.track",
+    "view": "omnimotion.cli.view",
     "eval": "omnimotion.cli.eval",
     "run": "omnimotion.cli.run",
     "batch": "omnimotion.cli.batch",
