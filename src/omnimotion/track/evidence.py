@@ -48,6 +48,7 @@ import numpy as np
 from omnimotion.coords import inside_image, resize_points
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.warp import sample_bilinear
+from omnimotion.track.bridge import BRIDGE_GAP, BridgeFlows
 from omnimotion.track.coherence import coherent_continuation
 from omnimotion.track.tracks import Tracks
 
@@ -76,8 +77,10 @@ def check_flow_evidence_mode(mode: str) -> None:
         raise ValueError(f"flow_evidence {mode!r} is not one of {', '.join(FLOW_EVIDENCE_MODES)}")
 
 
-def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False) -> FlowEvidence:
-    """The flow evidence for ``queries [N, 3]`` (t, x, y) in pixels of ``data``'s frames."""
+def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False,
+                  bridges: BridgeFlows | None = None) -> FlowEvidence:
+    """The flow evidence for ``queries [N, 3]`` (t, x, y) in pixels of ``data``'s frames; with ``bridges``, points
+    whose chain broke are picked up again where a bridging flow finds them (``omnimotion.track.bridge``)."""
     queries = np.asarray(queries, np.float32).reshape(-1, 3)
     num_frames = data.num_frames
     evidence = FlowEvidence(np.zeros((len(queries), num_frames), bool),
@@ -87,35 +90,83 @@ def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False)
     for source in np.unique(frames):
         rows = np.flatnonzero(frames == source)
         for direction in (1, -1):
-            _follow(data, int(source), direction, queries[rows, 1:], rows, evidence)
+            _Follower(data, int(source), direction, queries[rows, 1:], rows, evidence).run(bridges)
     return evidence if with_points else evidence._replace(points=None)
 
 
-def _follow(data: DataDir, source: int, direction: int, xy: np.ndarray, rows: np.ndarray,
-            evidence: FlowEvidence) -> None:
-    """Fill ``evidence`` at the frames after (direction 1) or before (-1) ``source`` for the points ``xy [n, 2]``
+class _Follower:
+    """Fills ``evidence`` at the frames after (direction 1) or before (-1) ``source`` for the points ``xy [n, 2]``
     of frame ``source`` (``rows`` of the evidence arrays).
 
-    Where the pair (source -> target) has no files (a data directory prepared with ``--max_gap``), the points
-    hop: the farthest frame reached becomes the anchor, and only the points reliable there go on, from their
-    flow positions. The round trip is then known only for those points."""
-    height, width = data.image_hw
-    anchor, at, known = source, xy, np.ones(len(xy), bool)
-    for target in range(source + direction, data.num_frames if direction > 0 else -1, direction):
-        if data.mask_path(source, target).exists():
-            anchor, at, known = source, xy, np.ones(len(xy), bool)
-        elif not data.mask_path(anchor, target).exists():
-            previous = target - direction
-            if previous == anchor or not data.mask_path(previous, target).exists():
+    Each point follows the chained flow from its anchor frame: ``source`` at first. Where the pair (anchor ->
+    target) has no files (a data directory prepared with ``--max_gap``), the point hops: the frame before the
+    target becomes its anchor if the flow vouched for it there, from its flow position; otherwise its evidence
+    ends, and where the pair (source -> target) exists again, the point is back at the source. Where a bridging
+    flow picks a point up again, the bridge's target frame becomes its anchor for good."""
+
+    def __init__(self, data: DataDir, source: int, direction: int, xy: np.ndarray, rows: np.ndarray,
+                 evidence: FlowEvidence):
+        self.data, self.source, self.direction, self.xy, self.rows, self.evidence = (
+            data, source, direction, xy, rows, evidence)
+        self.anchor = np.full(len(xy), source)
+        self.at = xy.astype(np.float32).copy()
+        self.known = np.ones(len(xy), bool)
+        self.bridged = np.zeros(len(xy), bool)  # anchored where a bridge picked the point up
+
+    def run(self, bridges: BridgeFlows | None) -> None:
+        end = self.data.num_frames if self.direction > 0 else -1
+        for target in range(self.source + self.direction, end, self.direction):
+            self._hop_missing_pairs(target)
+            if not self.known.any() and bridges is None:
                 return
-            known = known & evidence.reliable[rows, previous]
-            anchor, at = previous, np.where(known[:, None], evidence.points[rows, previous], 0).astype(np.float32)
-        mask = data.load_mask(anchor, target)[0]
-        hit = known & mask[_nearest_pixel(at[:, 1], height), _nearest_pixel(at[:, 0], width)]
-        flow = data.load_flow(anchor, target)
-        evidence.reliable[rows, target] = hit
-        evidence.round_trip[rows[known], target] = _round_trip_miss(flow, data.load_flow(target, anchor), at[known])
-        evidence.points[rows[hit], target] = at[hit] + _reliable_bilinear(flow, mask, at[hit])
+            for anchor in np.unique(self.anchor[self.known]):
+                self._follow_pair(int(anchor), target, np.flatnonzero(self.known & (self.anchor == anchor)))
+            if bridges is not None:
+                self._bridge(bridges, target)
+
+    def _hop_missing_pairs(self, target: int) -> None:
+        if self.data.mask_path(self.source, target).exists():  # back to the source, but for bridged points
+            home = ~self.bridged
+            self.anchor[home], self.at[home], self.known[home] = self.source, self.xy[home], True
+        previous = target - self.direction
+        for anchor in np.unique(self.anchor[self.known]):
+            if self.data.mask_path(anchor, target).exists():
+                continue
+            group = self.known & (self.anchor == anchor)
+            hop = group & self.evidence.reliable[self.rows, previous]
+            if anchor == previous or not self.data.mask_path(previous, target).exists():
+                hop[:] = False
+            self.known &= ~group | hop
+            self.anchor[hop] = previous
+            self.at[hop] = self.evidence.points[self.rows[hop], previous]
+
+    def _follow_pair(self, anchor: int, target: int, members: np.ndarray) -> None:
+        height, width = self.data.image_hw
+        at, rows = self.at[members], self.rows[members]
+        mask = self.data.load_mask(anchor, target)[0]
+        flow = self.data.load_flow(anchor, target)
+        hit = mask[_nearest_pixel(at[:, 1], height), _nearest_pixel(at[:, 0], width)]
+        self.evidence.reliable[rows, target] = hit
+        self.evidence.round_trip[rows, target] = _round_trip_miss(flow, self.data.load_flow(target, anchor), at)
+        self.evidence.points[rows[hit], target] = at[hit] + _reliable_bilinear(flow, mask, at[hit])
+
+    def _bridge(self, bridges: BridgeFlows, target: int) -> None:
+        """Points the flow lost at ``target`` but vouched for ``BRIDGE_GAP`` frames before: cross the bridge."""
+        before = target - BRIDGE_GAP * self.direction
+        if (before - self.source) * self.direction < 0:
+            return
+        if before == self.source:
+            lost, start = np.ones(len(self.xy), bool), self.xy
+        else:
+            lost, start = self.evidence.reliable[self.rows, before], self.evidence.points[self.rows, before]
+        lost &= ~self.evidence.reliable[self.rows, target]
+        if not lost.any():
+            return
+        landed, passed = bridges.cross(before, target, start[lost].astype(np.float32))
+        found = np.flatnonzero(lost)[passed]
+        self.evidence.reliable[self.rows[found], target] = True
+        self.evidence.points[self.rows[found], target] = landed[passed]
+        self.anchor[found], self.at[found], self.known[found], self.bridged[found] = target, landed[passed], True, True
 
 
 def _round_trip_miss(forward: np.ndarray, backward: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -166,7 +217,7 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str) -> Tracks:
         raise ValueError(f"tracks have {tracks.num_frames} frames but {data.root} has {data.num_frames}")
     queries = tracks.queries.copy()
     queries[:, 1:] = resize_points(queries[:, 1:], tracks.image_hw, data.image_hw)
-    evidence = flow_evidence(data, queries, with_points=mode == "positions")
+    evidence = flow_evidence(data, queries, with_points=mode == "positions", bridges=BridgeFlows.for_data(data))
     lost = evidence.round_trip > ROUND_TRIP_OCCLUSION * max(data.image_hw)
     occluded = (tracks.occluded | lost) & ~evidence.reliable
     positions = tracks.tracks
