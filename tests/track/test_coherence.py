@@ -102,3 +102,25 @@ def test_bridges_use_the_recorded_flow_backend_and_need_a_stage_record(exact, tm
     finally:
         (data.root / "omnimotion_state.json").unlink()
     assert bridges is not None and bridges.backend.preset == "fast"
+
+
+def test_bridging_flows_of_a_read_only_data_directory_are_kept_in_memory(exact, tmp_path, monkeypatch):
+    import omnimotion.track.bridge as bridge
+
+    clip, data, *_ = exact
+    calls = []
+
+    def counting_flow(image_a, image_b):
+        calls.append(1)
+        return np.zeros(image_a.shape[:2] + (2,), np.float32)
+
+    def refuse(path, array):
+        raise PermissionError(f"read-only: {path}")
+
+    monkeypatch.setattr(bridge, "save_npy", refuse)
+    bridges = bridge.BridgeFlows(data, counting_flow)
+    landed, passed = bridges.cross(0, 2, np.array([[10.0, 10.0]], np.float32))
+    bridges.cross(0, 2, np.array([[12.0, 10.0]], np.float32))
+    np.testing.assert_allclose(landed, [[10.0, 10.0]])
+    assert passed.all() and len(calls) == 2  # one flow each way, computed once
+    assert not (data.root / bridge.BRIDGE_DIR).exists()

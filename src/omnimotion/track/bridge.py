@@ -7,7 +7,7 @@ forward-backward check passes (``BRIDGE_CYCLE_PX``), the point is vouched for ag
 from that frame (``omnimotion.track.evidence``). What it gains is measured in the README ("Measured results").
 
 The flows are computed on first use with the data directory's own flow backend and options (its stage record),
-and kept in ``bridge_flows/`` beside ``raft_exhaustive/`` (float32 ``[H, W, 2]``, (dx, dy) px from the first
+and kept in ``bridge_flows/`` beside ``raft_exhaustive/`` (in memory where that folder cannot be written) (float32 ``[H, W, 2]``, (dx, dy) px from the first
 frame to the second, the official naming), so later tracking reuses them. A data directory without a stage
 record (prepared elsewhere) gets no bridges.
 """
@@ -42,6 +42,7 @@ class BridgeFlows:
         self.data = data
         self.backend = backend
         self.folder = Path(data.root) / BRIDGE_DIR
+        self._kept: dict[tuple[int, int], np.ndarray] = {}  # flows that could not be saved (read-only folder)
 
     @classmethod
     def for_data(cls, data: DataDir) -> "BridgeFlows | None":
@@ -54,6 +55,8 @@ class BridgeFlows:
 
     def flow(self, a: int, b: int) -> np.ndarray:
         """float32 ``[H, W, 2]`` flow from frame a to frame b (cached)."""
+        if (a, b) in self._kept:
+            return self._kept[(a, b)]
         path = self.folder / f"{self.data.pair_name(a, b)}.npy"
         if path.exists():
             try:
@@ -64,7 +67,11 @@ class BridgeFlows:
                 pass
             logger.warning("recomputing unreadable bridging flow %s", path)
         flow = np.ascontiguousarray(self.backend(self.data.load_frame(a), self.data.load_frame(b)), np.float32)
-        save_npy(path, flow)
+        try:
+            save_npy(path, flow)
+        except OSError as err:
+            logger.warning("cannot keep bridging flow %s (%s); it will be recomputed next time", path, err)
+            self._kept[(a, b)] = flow
         return flow
 
     def cross(self, a: int, b: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
