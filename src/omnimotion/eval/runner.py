@@ -44,7 +44,7 @@ from omnimotion.eval.report import NO_DATA_DIR, write_results
 from omnimotion.eval.scoring import check_predictions, score_in_detail
 from omnimotion.eval.tapvid import QuerySet, sample_queries
 
-__all__ = ["EvalConfig", "EvalResults", "JobMap", "run_evaluation", "run_method"]
+__all__ = ["EvalConfig", "EvalResults", "JobMap", "run_evaluation", "run_method", "rescore_config"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class EvalConfig:
     plots: write a tracks picture per (video, method).
     method_options: options passed to every method (flow backend, cycle threshold, extras).
     rescore: run no method; score the predictions saved in ``out_dir`` whose settings match (the package
-        version aside); a (video, method) without them is reported as failed.
+        version aside); videos with none are left out, a (video, method) missing beside saved ones fails.
     """
 
     dataset: str
@@ -104,7 +104,8 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
     plans = [(source, [name for name in config.methods if not _has_predictions(config, source.name, name)])
              for source in iter_videos(config.dataset, config.max_videos)]
     failures: list[dict[str, str]] = []
-    if config.rescore:
+    if config.rescore:  # videos with nothing saved (e.g. left out by max_videos) are not part of the run
+        plans = [(source, pending) for source, pending in plans if len(pending) < len(config.methods)]
         failures += [_failure(source.name, name, "no saved predictions with these settings; run without --rescore")
                      for source, pending in plans for name in pending]
     else:
@@ -124,6 +125,29 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
         log.error("failed: %s (%s): %s", failure["video"], failure["method"], failure["error"])
     markdown = write_results(config.out_dir, rows, failures) if rows else ""
     return EvalResults(rows, failures, markdown)
+
+
+def rescore_config(out_dir: str | Path, plots: bool = False) -> EvalConfig:
+    """The configuration of the evaluation whose predictions ``out_dir`` holds, set to ``rescore`` them.
+
+    Methods come in name order (the saved files do not record the order they were given in). Raises
+    ValueError when ``out_dir`` holds no saved predictions, or predictions of different datasets, query
+    modes or method options (re-score those with explicit settings and ``rescore=True``).
+    """
+    files = sorted((Path(out_dir) / "predictions").glob("*.npz"))
+    saved = [settings for settings in map(read_settings, files) if settings is not None]
+    if not saved:
+        raise ValueError(f"{out_dir} holds no saved predictions (predictions/*.npz); run omnimotion eval there first")
+    shared = {json.dumps({k: v for k, v in s.items() if k not in ("method", "version")}, sort_keys=True)
+              for s in saved}
+    if len(shared) > 1:
+        raise ValueError(f"{out_dir} holds predictions made with different settings ({len(shared)} sets); give "
+                         "--dataset, --method and the method options to choose which to re-score")
+    first = saved[0]
+    methods = sorted({s["method"] for s in saved})
+    options = MethodOptions(flow=first["flow"], cycle_th_px=first["cycle_th_px"], extra=first["extra"])
+    return EvalConfig(dataset=first["dataset"], methods=methods, out_dir=Path(out_dir),
+                      query_mode=first["query_mode"], plots=plots, method_options=options, rescore=True)
 
 
 def _run_video(config: EvalConfig, job: tuple[VideoSource, list[str]]) -> list[dict[str, str]]:
