@@ -88,7 +88,7 @@ def _config(args: argparse.Namespace) -> EvalConfig:
 
 
 def _evaluate(config: EvalConfig, args: argparse.Namespace) -> EvalResults:
-    """In this process, or with --address one Ray task per video (its methods that have no cached result)."""
+    """In this process, or with --address one Ray task per video (its methods without saved predictions)."""
     if args.address is None:
         return run_evaluation(config)
     config.out_dir = config.out_dir.resolve()  # workers may run in another working directory

@@ -1,7 +1,7 @@
 """Evaluation videos with ground-truth tracks, read lazily one video at a time.
 
 ``iter_videos(spec)`` yields :class:`VideoSource` items (a name and a ``load()`` that returns an
-:class:`EvalVideo`), so a broken video fails only when loaded and a runner can skip cached videos unread.
+:class:`EvalVideo`), so a broken video of a folder fails only when loaded.
 
 Sources (``spec``):
 

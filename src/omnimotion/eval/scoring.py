@@ -1,4 +1,5 @@
-"""Score one method's predictions on one evaluation video: TAP-Vid metrics, TC and (BADJA) PCK.
+"""Score one method's predictions on one evaluation video: TAP-Vid metrics, TC and (BADJA) PCK; in detail also
+the error breakdown and, for sparsely annotated files, the last-frame score.
 
 Inputs are in our conventions (``omnimotion.coords``): query set from ``omnimotion.eval.tapvid.sample_queries``
 (ground truth [Q, T, 2] pixels of the video), predicted tracks ``[Q, T, 2]`` pixels and occluded ``[Q, T]``.
