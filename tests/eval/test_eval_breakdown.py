@@ -99,13 +99,16 @@ def _row(video, delta_last, visible, errors, vouched=None):
 def test_means_pool_tracks_and_point_frames_over_videos():
     rows = [_row("a", 1.0, 3, [0.0, 1.0, 2.0], vouched=6.0), _row("b", 0.0, 1, [40.0]), _row("c", math.nan, 0, [])]
     mean = mean_rows(rows)[0]
-    assert mean["last_delta"] == pytest.approx(3 / 4)  # pooled over the 4 visible tracks, not (1 + 0) / 2
+    assert mean["last_delta"] == pytest.approx(0.5)  # mean over the videos that have it, (1 + 0) / 2
+    assert mean["last_delta_pooled"] == pytest.approx(3 / 4)  # pooled over the 4 visible tracks
+    assert mean["last_OA_pooled"] == pytest.approx(0.5)  # 2 annotated per video, each video at 0.5
     assert mean["last_median_px"] == pytest.approx(1.5)  # median of 0, 1, 2, 40
     assert mean["last_visible"] == 4 and mean["occ_fp"] == 3 and mean["visible_frames"] == 30
     assert mean["vouched_frames"] == 6 and mean["delta_vouched"] == pytest.approx(0.8)  # only video a has it
     assert mean["evidence"] == "omnimotion (1 of 3 videos)"
     markdown = format_markdown(rows)
-    assert "| g | mean (3 videos) | chain | first | 6 | 50.0 | 50.0 | 50.0 | 1.00 | - | 75.0 | 1.50 | 50.0 |" in markdown
+    assert "| g | mean (3 videos) | chain | first | 6 | 50.0 | 50.0 | 50.0 | 1.00 | - | 50.0 | 1.50 | 50.0 |" in markdown
+    assert "- g, chain: δ 75.0 over 4 visible tracks, OA 50.0 over 6 annotated" in markdown
     assert "## Where the error is" in markdown
     assert "| g | a | chain | 10 | 60.0 | 80.0 | 20.0 | 1 (10.0) | 0 (0.0) | 0 | - | omnimotion |" in markdown
     assert "| g | b | chain | 10 | - | - | - | 1 (10.0) | 0 (0.0) | 0 | - | - |" in markdown

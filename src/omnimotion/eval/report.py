@@ -6,9 +6,10 @@ metric fractions of ``omnimotion.eval.scoring`` (``AJ``, ``delta_avg``, ``OA``, 
 ``omnimotion.eval.lastframe``) and the error breakdown (``omnimotion.eval.breakdown``; ``evidence``: whose data
 directory gave the flow-vouched split). Tables print fractions x100, as papers do.
 
-Means of the TAP-Vid metrics are plain means over the videos where a metric is defined (NaN skipped). The
-last-frame score and the breakdown are pooled instead: over all the tracks (point-frames) of the videos, each
-mean weighted by its count, the median taken over all errors, so a video with one track counts once.
+Means are plain means over the videos where a metric is defined (NaN skipped), the last-frame δ and OA
+included. Mean rows also pool: the last-frame median error is taken over the errors of all videos, and
+``last_delta_pooled``, ``last_OA_pooled`` and the breakdown weigh each video's mean by its count of tracks
+(point-frames), so a video with one track counts as one track, not as a whole video.
 """
 
 from __future__ import annotations
@@ -28,18 +29,18 @@ __all__ = ["mean_rows", "format_markdown", "write_results", "METRIC_KEYS", "PERC
            "COUNT_KEYS", "DETAIL_KEYS", "NO_DATA_DIR"]
 
 PERCENT_KEYS = ("AJ", "delta_avg", "OA", "PCK", *(f"jaccard_{t}" for t in THRESHOLDS_PX),
-                *(f"pts_within_{t}" for t in THRESHOLDS_PX), "last_delta", "last_OA", "delta_visible",
-                "delta_vouched", "delta_unvouched", "delta_reacquired")
+                *(f"pts_within_{t}" for t in THRESHOLDS_PX), "last_delta", "last_OA", "last_delta_pooled",
+                "last_OA_pooled", "delta_visible", "delta_vouched", "delta_unvouched", "delta_reacquired")
 METRIC_KEYS = ("AJ", "delta_avg", "OA", "TC", "PCK", "seconds",
                *(f"jaccard_{t}" for t in THRESHOLDS_PX), *(f"pts_within_{t}" for t in THRESHOLDS_PX))
 NO_DATA_DIR = "no data directory"  # a row's ``evidence`` when no flow-vouched split was possible
 # pooled means (key -> the count that weighs it) and counts summed over videos
-POOLED_MEANS = {"last_delta": "last_visible", "last_OA": "last_annotated", "delta_visible": "visible_frames",
-                "delta_vouched": "vouched_frames", "delta_unvouched": "unvouched_frames",
-                "delta_reacquired": "reacquired_frames"}
+POOLED_MEANS = {"last_delta_pooled": ("last_delta", "last_visible"), "last_OA_pooled": ("last_OA", "last_annotated"),
+                **{key: (key, f"{key[len('delta_'):]}_frames")
+                   for key in ("delta_visible", "delta_vouched", "delta_unvouched", "delta_reacquired")}}
 COUNT_KEYS = ("last_visible", "last_annotated", "visible_frames", "vouched_frames", "unvouched_frames",
               "occluded_frames", "occ_fp", "occ_fn", "reacquired_frames")
-DETAIL_KEYS = ("last_frame", "last_median_px", *POOLED_MEANS, *COUNT_KEYS, "evidence")
+DETAIL_KEYS = ("last_frame", "last_delta", "last_median_px", "last_OA", *POOLED_MEANS, *COUNT_KEYS, "evidence")
 _ID_KEYS = ("video", "group", "method", "query_mode", "num_queries")
 _TABLE = (("AJ", "AJ"), ("delta_avg", "<δavg"), ("OA", "OA"), ("TC", "TC"), ("PCK", "PCK"),
           ("seconds", "s/video"))
@@ -60,7 +61,7 @@ def mean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mean = {"video": f"mean ({len(members)} video{plural})", "group": group, "method": method,
                 "query_mode": "/".join(sorted({r["query_mode"] for r in members})),
                 "num_queries": sum(int(r["num_queries"]) for r in members)}
-        for key in METRIC_KEYS:
+        for key in METRIC_KEYS + ("last_delta", "last_OA"):
             mean[key] = mean_over_videos([r.get(key, math.nan) for r in members])
         if any("visible_frames" in r for r in members):
             mean.update(_pooled(members))
@@ -74,10 +75,10 @@ def _pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for key in COUNT_KEYS:
         counts = [r[key] for r in rows if not _missing(r.get(key))]
         pooled[key] = float(sum(counts)) if counts else math.nan
-    for key, weight in POOLED_MEANS.items():
+    for pooled_key, (key, weight) in POOLED_MEANS.items():
         pairs = [(r[key], r[weight]) for r in rows if not _missing(r.get(key)) and r.get(weight)]
         total = sum(w for _, w in pairs)
-        pooled[key] = sum(v * w for v, w in pairs) / total if total else math.nan
+        pooled[pooled_key] = sum(v * w for v, w in pairs) / total if total else math.nan
     errors = [e for r in rows for e in r.get("last_errors", [])]
     if any("last_frame" in r for r in rows):
         pooled["last_median_px"] = float(np.median(errors)) if errors else math.nan
@@ -107,11 +108,18 @@ def format_markdown(rows: list[dict[str, Any]], failures: list[dict[str, str]] |
     means = mean_rows(rows)
     parts = ["AJ, <δavg, OA and PCK in %; TC in px/frame² at 256x256 (lower is better); s/video = wall time "
              "of the method."]
-    if columns != _TABLE:
+    last_frame = columns != _TABLE
+    if last_frame:
         parts[0] += (" δ / median px / OA last: at each video's last annotated frame (<δavg over the tracks "
                      "visible there, their median error in px at 256x256, OA over the tracks annotated there); "
-                     "mean rows pool the tracks of all videos.")
-    parts += ["", "## Means", ""] + _table(means, columns) + ["", "## Per video", ""] + _table(rows, columns)
+                     "in mean rows δ and OA are means over videos and the median is over all their tracks.")
+    parts += ["", "## Means", ""] + _table(means, columns)
+    if last_frame:
+        parts += ["", "Last frame pooled over the tracks of all videos (each track counts once):", ""]
+        parts += [f"- {m['group']}, {m['method']}: δ {_display(m, 'last_delta_pooled')} over "
+                  f"{_count(m.get('last_visible'))} visible tracks, OA {_display(m, 'last_OA_pooled')} over "
+                  f"{_count(m.get('last_annotated'))} annotated" for m in means]
+    parts += ["", "## Per video", ""] + _table(rows, columns)
     if any("visible_frames" in r for r in rows):
         parts += ["", *_breakdown_section(means, rows)]
     if failures:

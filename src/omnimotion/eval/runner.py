@@ -110,7 +110,9 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
                      for source, pending in plans for name in pending]
     else:
         jobs = [(source, pending) for source, pending in plans if pending]
-        for (source, pending), outcome in zip(jobs, map_jobs(functools.partial(_run_video, config), jobs)):
+        outcomes = map_jobs(functools.partial(_run_video, config), jobs)
+        for (source, pending), outcome in tqdm(zip(jobs, outcomes), total=len(jobs), desc="eval videos",
+                                               unit="video"):
             if isinstance(outcome, Exception):
                 outcome = [_failure(source.name, name, _describe(outcome)) for name in pending]
             failures += outcome
@@ -127,7 +129,7 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
     return EvalResults(rows, failures, markdown)
 
 
-def rescore_config(out_dir: str | Path, plots: bool = False) -> EvalConfig:
+def rescore_config(out_dir: str | Path) -> EvalConfig:
     """The configuration of the evaluation whose predictions ``out_dir`` holds, set to ``rescore`` them.
 
     Methods come in name order (the saved files do not record the order they were given in). Raises
@@ -147,7 +149,7 @@ def rescore_config(out_dir: str | Path, plots: bool = False) -> EvalConfig:
     methods = sorted({s["method"] for s in saved})
     options = MethodOptions(flow=first["flow"], cycle_th_px=first["cycle_th_px"], extra=first["extra"])
     return EvalConfig(dataset=first["dataset"], methods=methods, out_dir=Path(out_dir),
-                      query_mode=first["query_mode"], plots=plots, method_options=options, rescore=True)
+                      query_mode=first["query_mode"], plots=False, method_options=options, rescore=True)
 
 
 def _run_video(config: EvalConfig, job: tuple[VideoSource, list[str]]) -> list[dict[str, str]]:
