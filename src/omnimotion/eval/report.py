@@ -34,10 +34,12 @@ PERCENT_KEYS = ("AJ", "delta_avg", "OA", "PCK", *(f"jaccard_{t}" for t in THRESH
 METRIC_KEYS = ("AJ", "delta_avg", "OA", "TC", "PCK", "seconds",
                *(f"jaccard_{t}" for t in THRESHOLDS_PX), *(f"pts_within_{t}" for t in THRESHOLDS_PX))
 NO_DATA_DIR = "no data directory"  # a row's ``evidence`` when no flow-vouched split was possible
-# pooled means (key -> the count that weighs it) and counts summed over videos
+# mean rows: pooled key -> (the per-video mean, the per-video count that weighs it); counts are summed
 POOLED_MEANS = {"last_delta_pooled": ("last_delta", "last_visible"), "last_OA_pooled": ("last_OA", "last_annotated"),
-                **{key: (key, f"{key[len('delta_'):]}_frames")
-                   for key in ("delta_visible", "delta_vouched", "delta_unvouched", "delta_reacquired")}}
+                "delta_visible": ("delta_visible", "visible_frames"),
+                "delta_vouched": ("delta_vouched", "vouched_frames"),
+                "delta_unvouched": ("delta_unvouched", "unvouched_frames"),
+                "delta_reacquired": ("delta_reacquired", "reacquired_frames")}
 COUNT_KEYS = ("last_visible", "last_annotated", "visible_frames", "vouched_frames", "unvouched_frames",
               "occluded_frames", "occ_fp", "occ_fn", "reacquired_frames")
 DETAIL_KEYS = ("last_frame", "last_delta", "last_median_px", "last_OA", *POOLED_MEANS, *COUNT_KEYS, "evidence")
