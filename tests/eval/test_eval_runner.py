@@ -157,10 +157,11 @@ def test_a_pickle_that_is_not_tapvid_fails_before_any_method_runs(tmp_path, monk
 
 
 def test_border_queries_reach_the_methods(tmp_path, monkeypatch):
-    # ground truth at TAP-Vid raster x = 0 and x = 32 (the edges of a 32 px frame), y = 0 and 32 at the corners
-    clip = make_clip(num_frames=6, height=32, width=32, num_sprites=1, seed=0)
-    points = np.tile(np.array([[0.0, 12.0], [32.0, 20.0], [0.0, 0.0], [32.0, 32.0]], np.float32)[:, None], (1, 6, 1))
-    np.savez(tmp_path / "edge.npz", video=clip.video, points=points, occluded=np.zeros((4, 6), bool))
+    # ground truth at TAP-Vid raster x = 0 and x = 256 (the edges of a 256 px frame), and the four corners
+    clip = make_clip(num_frames=3, height=256, width=256, num_sprites=1, seed=0)
+    edges = [[0.0, 123.352], [256.0, 20.0], [0.0, 0.0], [256.0, 0.0], [0.0, 256.0], [256.0, 256.0]]
+    points = np.tile(np.array(edges, np.float32)[:, None], (1, 3, 1))
+    np.savez(tmp_path / "edge.npz", video=clip.video, points=points, occluded=np.zeros((6, 3), bool))
     seen = []
 
     def strict(video, queries, workdir, options):  # accepts what track and the Python API accept
@@ -172,7 +173,7 @@ def test_border_queries_reach_the_methods(tmp_path, monkeypatch):
                         query_mode="first", plots=False)
     results = run_evaluation(config)
     assert not results.failures and len(results.rows) == 2
-    np.testing.assert_allclose(seen[0][:, 1:], [[-0.5, 11.5], [31.5, 19.5], [-0.5, -0.5], [31.5, 31.5]])
+    np.testing.assert_allclose(seen[0][:, 1:], np.array(edges) - 0.5, atol=1e-4)
     assert results.rows[0]["AJ"] == 1.0  # the static truth, tracked exactly
 
 
