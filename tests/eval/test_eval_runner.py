@@ -97,7 +97,8 @@ def test_predictions_are_saved_and_rescored_without_running(tmp_path, monkeypatc
     clips = _oracle_calls(monkeypatch, calls)
     folder = _npz_folder(tmp_path, clips)
     out = tmp_path / "out"
-    assert main(["eval", "--dataset", str(folder), "--method", "oracle,chain", "--out", str(out), "--no_plots"]) == 0
+    monkeypatch.chdir(folder)
+    assert main(["eval", "--dataset", ".", "--method", "oracle,chain", "--out", str(out), "--no_plots"]) == 0
     assert len(calls) == 2
     saved = np.load(out / "predictions" / "data__clip0__oracle.npz")
     clip = clips[load_npz_video(folder / "clip0.npz").video.tobytes()]
@@ -113,6 +114,8 @@ def test_predictions_are_saved_and_rescored_without_running(tmp_path, monkeypatc
     assert len(calls) == 2  # nothing ran
     after = {(r["video"], r["method"]): r for r in _rows(out / "results.csv")}
     assert after == before  # the same rows (methods now in name order: the saved files do not record the order)
+    monkeypatch.chdir(tmp_path)  # the dataset was saved as an absolute path: rescoring works from anywhere
+    assert main(["eval", "--rescore", "out"]) == 0
     assert main(["eval", "--rescore", str(tmp_path / "nowhere")]) == 1
     assert "holds no saved predictions" in capsys.readouterr().err
 

@@ -82,7 +82,9 @@ def _config(args: argparse.Namespace) -> EvalConfig:
         raise ValueError(f"--max_videos must be >= 1, got {args.max_videos}")
     extra = {"preset": args.preset} if args.preset else {}
     extra.update(parse_key_values(args.set))
-    return EvalConfig(dataset=args.dataset, methods=methods, out_dir=Path(args.out), query_mode=args.query_mode,
+    # a dataset path is saved with the predictions: absolute, so --rescore works from any directory
+    dataset = args.dataset if args.dataset.startswith("synthetic:") else str(Path(args.dataset).resolve())
+    return EvalConfig(dataset=dataset, methods=methods, out_dir=Path(args.out), query_mode=args.query_mode,
                       max_videos=args.max_videos, plots=not args.no_plots,
                       method_options=MethodOptions(flow=args.flow, cycle_th_px=args.cycle_th_px, extra=extra))
 
