@@ -43,3 +43,12 @@ def test_resize_points_follows_cv2_resize():
     np.testing.assert_allclose(centroid, [[21.5, 13.5]])
     back = resize_points(resize_points(centroid, (40, 80), (20, 40)), (20, 40), (40, 80))
     np.testing.assert_allclose(back, centroid, atol=1e-5)
+
+
+def test_inside_extent_reaches_the_pixel_edges():
+    from omnimotion.coords import inside_extent
+
+    # a 10x5 frame: centres span [0, 9] x [0, 4], edges [-0.5, 9.5] x [-0.5, 4.5]
+    pts = np.array([[-0.5, -0.5], [9.5, 4.5], [9.0, 4.0], [-0.51, 2], [9.51, 2], [3, -0.51], [3, 4.51]])
+    assert inside_extent(pts, height=5, width=10).tolist() == [True, True, True, False, False, False, False]
+    assert inside_extent(torch.tensor(pts), 5, 10).tolist() == inside_extent(pts, 5, 10).tolist()

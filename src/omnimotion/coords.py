@@ -3,7 +3,9 @@
 Pixels
     A point is ``(x, y)`` in pixels of the frame it lives in, **x first**. Pixel centres are at integer
     coordinates: the top-left pixel's centre is ``(0, 0)``, the bottom-right one's is ``(W-1, H-1)``
-    (the ``align_corners=True`` convention of the official code).
+    (the ``align_corners=True`` convention of the official code). The frame's *extent* reaches half a pixel
+    further, to the pixel edges: ``[-0.5, W-0.5] x [-0.5, H-0.5]``; a query anywhere in it is valid (TAP-Vid's
+    raster coordinates 0 and W are these edges).
 Normalised
     ``x_n = x / (W-1) * 2 - 1`` and the same for y, so pixel centres span ``[-1, 1]``.
 Local volume of every frame
@@ -29,7 +31,8 @@ import numpy as np
 
 ArrayT = TypeVar("ArrayT")
 
-__all__ = ["normalize_coords", "denormalize_coords", "pixel_grid", "inside_image", "resize_points"]
+__all__ = ["normalize_coords", "denormalize_coords", "pixel_grid", "inside_image", "inside_extent",
+           "resize_points"]
 
 
 def normalize_coords(points: ArrayT, height: int, width: int) -> ArrayT:
@@ -54,6 +57,13 @@ def inside_image(points: ArrayT, height: int, width: int) -> ArrayT:
     """Bool ``[...]``: the pixel point ``[..., 2]`` lies within ``[0, W-1] x [0, H-1]``."""
     x, y = points[..., 0], points[..., 1]
     return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+
+
+def inside_extent(points: ArrayT, height: int, width: int) -> ArrayT:
+    """Bool ``[...]``: the pixel point ``[..., 2]`` lies within the frame's extent ``[-0.5, W-0.5] x [-0.5, H-0.5]``
+    (pixel edges included; :func:`inside_image` is the narrower range of pixel centres)."""
+    x, y = points[..., 0], points[..., 1]
+    return (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
 
 
 def resize_points(points: ArrayT, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> ArrayT:

@@ -51,6 +51,20 @@ def test_track_points_to_csv_video_and_summary(data_dir, tmp_path):
     assert cv2.imread(str(summary)).shape == (H, W, 3)
 
 
+def test_points_on_the_frame_border_are_tracked(data_dir, tmp_path):
+    # the corners of the frame's extent: TAP-Vid raster (0, 0) and (W, H) are our (-0.5, -0.5), (W-0.5, H-0.5)
+    out = tmp_path / "border.csv"
+    corners = ["-0.5,-0.5@0", f"{W - 0.5},{H - 0.5}@3", f"-0.5,{H - 0.5}@5"]
+    assert main(["track", str(data_dir), *[f"--points={p}" for p in corners], "--out", str(out)]) == 0
+    tracks, occluded = load_csv(out)
+    np.testing.assert_allclose(tracks[[0, 1, 2], [0, 3, 5]], [[-0.5, -0.5], [W - 0.5, H - 0.5], [-0.5, H - 0.5]])
+    assert not occluded[[0, 1, 2], [0, 3, 5]].any()
+    direct = Tracker.from_checkpoint(data_dir / "out" / "exp" / "model_000010.pth", device="cpu",
+                                     progress=False)(np.array([[0, -0.5, -0.5], [3, W - 0.5, H - 0.5],
+                                                               [5, -0.5, H - 0.5]], np.float32))
+    np.testing.assert_allclose(tracks, direct.tracks, atol=1e-5)
+
+
 def test_grid_in_original_video_pixels_to_npz(data_dir, tmp_path):
     out = tmp_path / "tracks.npz"
     videos = {name: tmp_path / f"{name}.mp4" for name in ("grid", "depth", "color")}

@@ -120,6 +120,41 @@ def test_kinetics_style_pickle_with_jpeg_frames(tmp_path):
     assert abs(float(item.video.mean()) - 127) < 10
 
 
+def _pickle(path, data):
+    with open(path, "wb") as handle:
+        pickle.dump(data, handle)
+    return path
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"config": {"lr": 1e-3}, "names": ["a", "b"]}, r"video 'config' lacks key\(s\) \['video', 'points', 'occluded'\]"),
+    ({"bear": [1, 2, 3]}, "video 'bear' is of type list, not a dict with video, points, occluded"),
+    (42, "top level is of type int, not a dict of videos"),
+    ({}, "holds no videos"),
+    ({"bear": {k: v for k, v in _tapvid_example().items() if k != "occluded"}}, r"lacks key\(s\) \['occluded'\]"),
+    ({"bear": dict(_tapvid_example(), points=np.zeros((2, 3)))}, r"points of shape \(2, 3\), expected \[N, T, 2\]"),
+    ({"bear": dict(_tapvid_example(), occluded=np.zeros((2, 4), bool))}, r"occluded of shape \(2, 4\)"),
+    ({"bear": dict(_tapvid_example(), video=np.zeros((5, 8, 8, 3), np.uint8))}, "has 5 video frames but points for 3"),
+    ({"bear": dict(_tapvid_example(), video="frames.mp4")}, "video of type str"),
+])
+def test_a_pickle_that_is_not_tapvid_is_rejected_whole_before_any_video(tmp_path, data, message):
+    path = _pickle(tmp_path / "other.pkl", data)
+    with pytest.raises(ValueError, match=f"other.pkl is not a TAP-Vid dataset: .*{message}"):
+        iter_videos(path)
+
+
+def test_one_bad_video_rejects_the_whole_pickle(tmp_path):
+    good, bad = _tapvid_example(), {k: v for k, v in _tapvid_example().items() if k != "points"}
+    with pytest.raises(ValueError, match=r"video '0001' lacks key\(s\) \['points'\]"):
+        iter_videos(_pickle(tmp_path / "list.pkl", [good, bad]))
+
+
+def test_a_single_npz_dataset_is_checked_up_front(tmp_path):
+    _write_npz(tmp_path / "a.npz", occluded=None)
+    with pytest.raises(ValueError, match=r"a\.npz lacks key.*occluded"):
+        iter_videos(tmp_path / "a.npz")
+
+
 def test_synthetic_spec():
     options = parse_synthetic_spec("synthetic:2,frames=8,size=32,sprites=1,points=10")
     assert options["count"] == 2 and options["frames"] == 8 and options["motion"] == "mixed"

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -10,11 +11,12 @@ import omnimotion
 
 from omnimotion.cli.main import main
 from omnimotion.eval import methods as methods_module
-from omnimotion.eval.datasets import EvalVideo
+from omnimotion.eval.datasets import EvalVideo, load_npz_video
 from omnimotion.eval.runner import EvalConfig, run_evaluation
 from omnimotion.eval.scoring import pck, score_predictions
 from omnimotion.eval.tapvid import sample_queries
 from omnimotion.synthetic import make_clip, save_tapvid_npz
+from omnimotion.track.queries import validate_queries
 
 TINY = "synthetic:2,frames=8,size=48,sprites=1,points=12"
 
@@ -69,7 +71,7 @@ def _npz_folder(tmp_path, clips):
     return folder
 
 
-def test_oracle_scores_perfectly_and_cache_is_reused(tmp_path, monkeypatch):
+def test_oracle_scores_perfectly_and_saved_predictions_are_reused(tmp_path, monkeypatch):
     calls = []
     clips = _oracle_calls(monkeypatch, calls)
     folder = _npz_folder(tmp_path, clips)
@@ -85,9 +87,125 @@ def test_oracle_scores_perfectly_and_cache_is_reused(tmp_path, monkeypatch):
     config.query_mode = "first"  # different settings: recomputed
     run_evaluation(config)
     assert len(calls) == 4
-    monkeypatch.setattr(omnimotion, "__version__", "999.0")  # results of another release: recomputed
+    monkeypatch.setattr(omnimotion, "__version__", "999.0")  # predictions of another release: recomputed
     run_evaluation(config)
     assert len(calls) == 6
+
+
+def test_predictions_are_saved_and_rescored_without_running(tmp_path, monkeypatch, capsys):
+    calls = []
+    clips = _oracle_calls(monkeypatch, calls)
+    folder = _npz_folder(tmp_path, clips)
+    out = tmp_path / "out"
+    monkeypatch.chdir(folder)
+    assert main(["eval", "--dataset", ".", "--method", "oracle,chain", "--out", str(out), "--no_plots"]) == 0
+    assert len(calls) == 2
+    saved = np.load(out / "predictions" / "data__clip0__oracle.npz")
+    clip = clips[load_npz_video(folder / "clip0.npz").video.tobytes()]
+    gt, occluded = clip.track(saved["queries"])
+    np.testing.assert_allclose(saved["tracks"], gt, atol=1e-5)  # exactly what the method returned
+    np.testing.assert_array_equal(saved["occluded"], occluded)
+    settings = json.loads(str(saved["settings"]))
+    assert settings["method"] == "oracle" and settings["query_mode"] == "strided" and float(saved["seconds"]) > 0
+    before = {(r["video"], r["method"]): r for r in _rows(out / "results.csv")}
+    (out / "results.csv").unlink()
+    monkeypatch.setattr(omnimotion, "__version__", "999.0")  # --rescore reads predictions of any release
+    assert main(["eval", "--rescore", str(out)]) == 0
+    assert len(calls) == 2  # nothing ran
+    after = {(r["video"], r["method"]): r for r in _rows(out / "results.csv")}
+    assert after == before  # the same rows (methods now in name order: the saved files do not record the order)
+    monkeypatch.chdir(tmp_path)  # the dataset was saved as an absolute path: rescoring works from anywhere
+    assert main(["eval", "--rescore", "out"]) == 0
+    assert main(["eval", "--rescore", str(tmp_path / "nowhere")]) == 1
+    assert "holds no saved predictions" in capsys.readouterr().err
+
+
+def test_rescore_reports_a_method_whose_predictions_are_missing(tmp_path, monkeypatch):
+    calls = []
+    clips = _oracle_calls(monkeypatch, calls)
+    folder = _npz_folder(tmp_path, clips)
+    config = EvalConfig(dataset=str(folder), methods=["oracle", "chain"], out_dir=tmp_path / "out", plots=False)
+    run_evaluation(config)
+    (tmp_path / "out" / "predictions" / "data__clip1__chain.npz").unlink()
+    config.rescore = True
+    results = run_evaluation(config)
+    assert len(results.rows) == 3 and [(f["video"], f["method"]) for f in results.failures] == [("data/clip1", "chain")]
+    assert "no saved predictions" in results.failures[0]["error"]
+
+
+def test_nothing_scored_writes_no_result_files(tmp_path, monkeypatch, caplog):
+    folder = _npz_folder(tmp_path, {})
+
+    def broken(video, queries, workdir, options):
+        raise RuntimeError("tracker exploded")
+
+    monkeypatch.setitem(methods_module._METHODS, "broken", broken)
+    out = tmp_path / "out"
+    assert main(["eval", "--dataset", str(folder), "--method", "broken", "--out", str(out)]) == 1
+    assert not (out / "results.csv").exists() and not (out / "results.md").exists()
+    assert "no (video, method) was scored" in caplog.text
+
+
+def test_a_pickle_that_is_not_tapvid_fails_before_any_method_runs(tmp_path, monkeypatch, capsys):
+    calls = []
+    _oracle_calls(monkeypatch, calls)
+    path = tmp_path / "settings.pkl"
+    path.write_bytes(pickle.dumps({"lr": 0.1, "steps": [1, 2]}))
+    out = tmp_path / "out"
+    assert main(["eval", "--dataset", str(path), "--method", "oracle", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "settings.pkl is not a TAP-Vid dataset: video 'lr' is of type float" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not calls and not out.exists()
+
+
+def test_border_queries_reach_the_methods(tmp_path, monkeypatch):
+    # ground truth at TAP-Vid raster x = 0 and x = 256 (the edges of a 256 px frame), and the four corners
+    clip = make_clip(num_frames=3, height=256, width=256, num_sprites=1, seed=0)
+    edges = [[0.0, 123.352], [256.0, 20.0], [0.0, 0.0], [256.0, 0.0], [0.0, 256.0], [256.0, 256.0]]
+    points = np.tile(np.array(edges, np.float32)[:, None], (1, 3, 1))
+    np.savez(tmp_path / "edge.npz", video=clip.video, points=points, occluded=np.zeros((6, 3), bool))
+    seen = []
+
+    def strict(video, queries, workdir, options):  # accepts what track and the Python API accept
+        seen.append(validate_queries(queries, video.shape[1:3], len(video)))
+        return np.repeat(queries[:, None, 1:], len(video), axis=1), np.zeros((len(queries), len(video)), bool)
+
+    monkeypatch.setitem(methods_module._METHODS, "strict", strict)
+    config = EvalConfig(dataset=str(tmp_path / "edge.npz"), methods=["strict", "chain"], out_dir=tmp_path / "out",
+                        query_mode="first", plots=False)
+    results = run_evaluation(config)
+    assert not results.failures and len(results.rows) == 2
+    np.testing.assert_allclose(seen[0][:, 1:], np.array(edges) - 0.5, atol=1e-4)
+    assert results.rows[0]["AJ"] == 1.0  # the static truth, tracked exactly
+
+
+def test_breakdown_borrows_the_clip_data_directory_of_another_method(tmp_path, monkeypatch):
+    from omnimotion.preprocess import prepare
+    from omnimotion.synthetic import write_frames
+
+    calls = []
+    clips = _oracle_calls(monkeypatch, calls)
+    folder = _npz_folder(tmp_path, clips)
+    oracle = methods_module._METHODS["oracle"]
+
+    def prepared_oracle(video, queries, workdir, options):  # a method that prepares a data directory
+        clip = clips[video.tobytes()]
+        write_frames(clip, workdir / "frames")
+        prepare(workdir / "frames", workdir / "data", max_side=None, progress=False, workers=1)
+        return oracle(video, queries, workdir, options)
+
+    monkeypatch.setitem(methods_module._METHODS, "prepared", prepared_oracle)
+    config = EvalConfig(dataset=str(folder / "clip0.npz"), methods=["chain", "prepared"], out_dir=tmp_path / "out",
+                        plots=False)
+    results = run_evaluation(config)
+    assert not results.failures
+    for row in results.rows:
+        assert row["evidence"] == "prepared"  # chain has no data directory: it borrows the clip's
+        assert row["vouched_frames"] + row["unvouched_frames"] == row["visible_frames"] > 0
+        assert row["vouched_frames"] > 0
+    assert results.rows[1]["delta_vouched"] == 1.0  # the oracle is exact everywhere
+    assert "| data dir of |" in results.markdown and "| prepared |" in results.markdown
 
 
 def test_failing_video_is_skipped_and_reported(tmp_path, monkeypatch, capsys):

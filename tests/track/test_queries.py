@@ -29,7 +29,7 @@ def test_points_from_strings_is_t_x_y():
 
 
 def test_out_of_range_points_and_frames_are_rejected():
-    with pytest.raises(QueryError, match=r"query 1 \(64,0@0\) is outside the 64x48 frame; x must be in \[0, 63\]"):
+    with pytest.raises(QueryError, match=r"query 1 \(64,0@0\) is outside the 64x48 frame; x must be in \[-0\.5, 63\.5\]"):
         points_from_strings(["0,0@0", "64,0@0"], HW, num_frames=6)
     with pytest.raises(QueryError, match=r"asks for frame 6; the video has frames 0\.\.5"):
         points_from_strings(["1,1@6"], HW, num_frames=6)
@@ -39,8 +39,19 @@ def test_out_of_range_points_and_frames_are_rejected():
         validate_queries(np.zeros((0, 3)), HW, 6)
     with pytest.raises(QueryError, match=r"\[N, 3\]"):
         validate_queries(np.zeros((4, 2)), HW, 6)
-    # the edges themselves are inside: pixel centres span [0, W-1] x [0, H-1]
+    # the extent reaches the pixel edges, half a pixel beyond the centres 0 and W-1; a hair further is outside
     assert len(validate_queries(np.array([[5, 63.0, 47.0], [0, 0.0, 0.0]]), HW, 6)) == 2
+    for outside in ([0, -0.51, 3.0], [0, 63.51, 3.0], [0, 3.0, -0.51], [0, 3.0, 47.51]):
+        with pytest.raises(QueryError, match="outside the 64x48 frame"):
+            validate_queries(np.array([outside]), HW, 6)
+
+
+def test_queries_on_the_frame_border_are_valid():
+    # TAP-Vid raster x = 0 and x = 64 on a 64 px wide frame are our -0.5 and 63.5: the left and right edges
+    corners = np.array([[0, -0.5, -0.5], [1, 63.5, -0.5], [2, -0.5, 47.5], [3, 63.5, 47.5], [4, -0.5, 20.25]])
+    np.testing.assert_array_equal(validate_queries(corners, HW, 6), corners)
+    queries = points_from_strings(["-0.5,-0.5@0", "63.5,47.5@5"], HW, num_frames=6)
+    np.testing.assert_array_equal(queries, [[0, -0.5, -0.5], [5, 63.5, 47.5]])
 
 
 def test_points_from_csv_and_json_files(tmp_path):

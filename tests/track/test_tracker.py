@@ -102,6 +102,19 @@ def test_bad_queries_are_rejected_with_a_clear_error():
         Tracker(LayeredClipModel(clip), chunk_size=0)
 
 
+def test_queries_on_the_frame_border_are_tracked():
+    clip = translating_clip()
+    # the four corners of the frame's extent and a left-edge point (TAP-Vid raster x = 0 and x = W)
+    queries = np.array([[0, -0.5, -0.5], [3, WIDTH - 0.5, -0.5], [5, -0.5, HEIGHT - 0.5],
+                        [11, WIDTH - 0.5, HEIGHT - 0.5], [2, -0.5, 20.25]], np.float32)
+    tracks = Tracker(LayeredClipModel(clip), progress=False)(queries)
+    rows, frames = np.arange(len(queries)), queries[:, 0].astype(int)
+    np.testing.assert_array_equal(tracks.tracks[rows, frames], queries[:, 1:])
+    assert not tracks.occluded[rows, frames].any()
+    gt, _ = clip.track(queries)
+    np.testing.assert_allclose(tracks.tracks, gt, atol=1e-3)
+
+
 def test_dense_flow_matches_clip_flow():
     clip = translating_clip()
     tracker = Tracker(LayeredClipModel(clip), chunk_size=1000, progress=False)

@@ -1,7 +1,9 @@
 """``omnimotion eval``: TAP-Vid metrics (AJ, <delta_avg, OA), TC and BADJA PCK of trackers on a dataset.
 
-Writes ``OUT/results.csv`` and ``OUT/results.md`` and prints the markdown table; finished (video, method) results
-are cached in ``OUT/cache`` and not recomputed. Exit code 1 if any (video, method) failed (the rest still ran).
+Writes ``OUT/results.csv`` and ``OUT/results.md`` (only when something was scored) and prints the markdown tables;
+each (video, method)'s predictions are saved in ``OUT/predictions`` and not recomputed while the settings match;
+``--rescore OUT`` scores them again without running anything. Exit code 1 if any (video, method) failed (the rest
+still ran) or nothing was scored.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation meth
 from omnimotion.batch import ray_job_map
 from omnimotion.cli.batch import add_ray_options, connected_ray, task_resources
 from omnimotion.cli.main import parse_key_values
-from omnimotion.eval import CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, available_methods, run_evaluation
+from omnimotion.eval import (CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, available_methods, rescore_config,
+                             run_evaluation)
 
 __all__ = ["add_parser", "run"]
 
@@ -28,14 +31,17 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
         description="Run each method on each video of a dataset and score it as the TAP-Vid benchmark does "
                     "(256x256 raster pixels, per-video metrics averaged over videos).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--dataset", required=True,
+    parser.add_argument("--dataset",
                         help="TAP-Vid .pkl, an .npz, a folder of .npz files (searched recursively), or "
                              "synthetic:K[,frames=50,size=256,sprites=3,points=64,motion=mixed,seed=0]")
     parser.add_argument("--method", default="chain,direct",
                         help=f"comma-separated methods; available: {', '.join(available_methods())}")
     parser.add_argument("--query_mode", choices=("strided", "first"), default="strided",
                         help="TAP-Vid query protocol (BADJA-style files with a valid mask always use first)")
-    parser.add_argument("--out", required=True, help="output folder for results, cache and plots")
+    parser.add_argument("--out", help="output folder for results, saved predictions, work folders and plots")
+    parser.add_argument("--rescore", metavar="OUT", default=None,
+                        help="score the predictions saved in OUT again (dataset, methods and options as saved) "
+                             "and rewrite its results; runs no method")
     parser.add_argument("--flow", default="dis", help="flow backend of the flow baselines (omnimotion.flow)")
     parser.add_argument("--cycle_th_px", type=float, default=CYCLE_TH_PX,
                         help="forward-backward cycle error (px) above which the flow baselines say occluded")
@@ -49,6 +55,26 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.rescore and (args.dataset or args.out):
+        raise ValueError("--rescore OUT takes the dataset, methods and options saved in OUT; leave out --dataset/--out")
+    config = rescore_config(args.rescore) if args.rescore else _config(args)
+    results = _evaluate(config, args)
+    out = config.out_dir
+    if not results.rows:
+        log.error("no (video, method) was scored, so no results were written in %s; see the errors above", out)
+        return 1
+    sys.stdout.write(results.markdown)
+    log.info("wrote %s and %s", out / "results.csv", out / "results.md")
+    if results.failures:
+        log.error("%d (video, method) runs failed; see the Failed section of %s", len(results.failures),
+                  out / "results.md")
+        return 1
+    return 0
+
+
+def _config(args: argparse.Namespace) -> EvalConfig:
+    if args.dataset is None or args.out is None:
+        raise ValueError("give --dataset and --out (or --rescore OUT to score saved predictions again)")
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     if not methods:
         raise ValueError("--method is empty; give e.g. --method chain,direct")
@@ -56,21 +82,15 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max_videos must be >= 1, got {args.max_videos}")
     extra = {"preset": args.preset} if args.preset else {}
     extra.update(parse_key_values(args.set))
-    config = EvalConfig(dataset=args.dataset, methods=methods, out_dir=Path(args.out), query_mode=args.query_mode,
-                        max_videos=args.max_videos, plots=not args.no_plots,
-                        method_options=MethodOptions(flow=args.flow, cycle_th_px=args.cycle_th_px, extra=extra))
-    results = _evaluate(config, args)
-    sys.stdout.write(results.markdown)
-    log.info("wrote %s and %s", Path(args.out) / "results.csv", Path(args.out) / "results.md")
-    if results.failures:
-        log.error("%d (video, method) runs failed; see the Failed section of %s", len(results.failures),
-                  Path(args.out) / "results.md")
-        return 1
-    return 0
+    # a dataset path is saved with the predictions: absolute, so --rescore works from any directory
+    dataset = args.dataset if args.dataset.startswith("synthetic:") else str(Path(args.dataset).resolve())
+    return EvalConfig(dataset=dataset, methods=methods, out_dir=Path(args.out), query_mode=args.query_mode,
+                      max_videos=args.max_videos, plots=not args.no_plots,
+                      method_options=MethodOptions(flow=args.flow, cycle_th_px=args.cycle_th_px, extra=extra))
 
 
 def _evaluate(config: EvalConfig, args: argparse.Namespace) -> EvalResults:
-    """In this process, or with --address one Ray task per video (its methods that have no cached result)."""
+    """In this process, or with --address one Ray task per video (its methods without saved predictions)."""
     if args.address is None:
         return run_evaluation(config)
     config.out_dir = config.out_dir.resolve()  # workers may run in another working directory

@@ -8,7 +8,7 @@ from omnimotion.eval.baselines import CYCLE_TH_PX, FlowCache, chain_tracks, dire
 from omnimotion.eval.datasets import EvalVideo, VideoSource, iter_videos, load_npz_video
 from omnimotion.eval.methods import MethodOptions, available_methods, get_method, register_method
 from omnimotion.eval.metrics import compute_tapvid_metrics, mean_over_videos, temporal_coherence
-from omnimotion.eval.runner import EvalConfig, EvalResults, run_evaluation
+from omnimotion.eval.runner import EvalConfig, EvalResults, rescore_config, run_evaluation
 from omnimotion.eval.scoring import pck, score_predictions
 from omnimotion.eval.tapvid import (QuerySet, pixels_to_raster, queries_from_tapvid, queries_to_tapvid,
                                     raster_to_pixels, sample_queries)
@@ -20,5 +20,5 @@ __all__ = [
     "EvalVideo", "VideoSource", "iter_videos", "load_npz_video",
     "FlowCache", "chain_tracks", "direct_tracks", "CYCLE_TH_PX",
     "MethodOptions", "register_method", "get_method", "available_methods",
-    "EvalConfig", "EvalResults", "run_evaluation", "score_predictions", "pck",
+    "EvalConfig", "EvalResults", "run_evaluation", "rescore_config", "score_predictions", "pck",
 ]

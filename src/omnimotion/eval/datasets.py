@@ -1,7 +1,7 @@
 """Evaluation videos with ground-truth tracks, read lazily one video at a time.
 
 ``iter_videos(spec)`` yields :class:`VideoSource` items (a name and a ``load()`` that returns an
-:class:`EvalVideo`), so a broken video fails only when loaded and a runner can skip cached videos unread.
+:class:`EvalVideo`), so a broken video of a folder fails only when loaded.
 
 Sources (``spec``):
 
@@ -68,7 +68,8 @@ class VideoSource:
 def iter_videos(spec: str | Path, max_videos: int | None = None) -> Iterator[VideoSource]:
     """Evaluation videos of ``spec`` (see module docstring), at most ``max_videos`` of them.
 
-    A missing or unknown dataset raises here; a broken video raises only from its ``load()``.
+    A missing, unknown or malformed dataset file (a pickle or a single ``.npz``: every video's keys and shapes
+    are checked here) raises here; in a folder, a broken video raises only from its ``load()``.
     """
     return itertools.islice(_sources(str(spec)), max_videos)
 
@@ -86,8 +87,10 @@ def _sources(spec: str) -> Iterator[VideoSource]:
     if not path.exists():
         raise FileNotFoundError(f"dataset {path} does not exist; give a TAP-Vid .pkl, an .npz, a folder of .npz "
                                 "files or synthetic:K")
-    if path.suffix == ".npz":
-        return iter([_npz_source(path, path.parent)])
+    if path.suffix == ".npz":  # the whole dataset: read (and so checked) before any method runs
+        source = _npz_source(path, path.parent)
+        video = source.load()
+        return iter([VideoSource(source.name, lambda: video, source.group)])
     if path.suffix in (".pkl", ".pickle"):
         return _pickle_sources(path)
     raise ValueError(f"unknown dataset file type {path.suffix!r} for {path}; expected .pkl, .npz, a folder or "
@@ -120,21 +123,56 @@ def load_npz_video(path: str | Path, name: str | None = None, group: str = "") -
 
 
 def _pickle_sources(path: Path) -> Iterator[VideoSource]:
+    """The videos of a TAP-Vid pickle, every one checked (keys and shapes) before any is yielded."""
     with open(path, "rb") as handle:
         try:
             data = pickle.load(handle)
-        except (pickle.UnpicklingError, EOFError, AttributeError) as err:
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as err:
             raise ValueError(f"cannot unpickle TAP-Vid file {path}: {err}") from err
-    items = data.items() if isinstance(data, dict) else ((f"{i:04d}", v) for i, v in enumerate(data))
+    if isinstance(data, dict):
+        items = [(str(name), example) for name, example in data.items()]
+    elif isinstance(data, (list, tuple)):
+        items = [(f"{i:04d}", example) for i, example in enumerate(data)]
+    else:
+        raise ValueError(f"{path} is not a TAP-Vid dataset: its top level is of type "
+                         f"{type(data).__name__}, not a dict of videos (name -> {{video, points, occluded}}) or a list")
+    if not items:
+        raise ValueError(f"{path} is not a TAP-Vid dataset: it holds no videos")
     for name, example in items:
-        yield VideoSource(str(name), _pickle_loader(example, str(name), path), path.stem)
+        problem = _tapvid_example_problem(example)
+        if problem:
+            raise ValueError(f"{path} is not a TAP-Vid dataset: video {name!r} {problem}")
+    return iter([VideoSource(name, _pickle_loader(example, name, path), path.stem) for name, example in items])
+
+
+def _tapvid_example_problem(example: Any) -> str:
+    """What is wrong with one TAP-Vid example (``""`` if nothing): its type, keys and array shapes."""
+    if not isinstance(example, dict):
+        return f"is of type {type(example).__name__}, not a dict with video, points, occluded"
+    missing = [key for key in ("video", "points", "occluded") if key not in example]
+    if missing:
+        return f"lacks key(s) {missing}"
+    points, occluded = np.shape(example["points"]), np.shape(example["occluded"])
+    if len(points) != 3 or points[2] != 2:
+        return f"has points of shape {points}, expected [N, T, 2]"
+    if occluded != points[:2]:
+        return f"has occluded of shape {occluded}, expected {points[:2]} (as points [N, T])"
+    video = example["video"]
+    if isinstance(video, np.ndarray):
+        if video.ndim != 4 or video.shape[-1] != 3:
+            return f"has video of shape {video.shape}, expected [T, H, W, 3]"
+        frames = video.shape[0]
+    elif isinstance(video, (list, tuple)) and all(isinstance(f, (bytes, np.ndarray)) for f in video):
+        frames = len(video)
+    else:
+        return f"has a video of type {type(video).__name__}, expected a uint8 array or a list of JPEG bytes"
+    if frames != points[1]:
+        return f"has {frames} video frames but points for {points[1]}"
+    return ""
 
 
 def _pickle_loader(example: dict[str, Any], name: str, path: Path) -> Callable[[], EvalVideo]:
     def load() -> EvalVideo:
-        missing = [key for key in ("video", "points", "occluded") if key not in example]
-        if missing:
-            raise ValueError(f"{path} video {name} lacks key(s) {missing}")
         video = _resize_frames(_decode_frames(example["video"]), EVAL_SIZE)
         tracks = normalized_to_pixels(np.asarray(example["points"]), EVAL_SIZE, EVAL_SIZE).astype(np.float32)
         return _make_video(name, _check_video(video, path), tracks, example["occluded"], None, None, path.stem,

@@ -33,7 +33,7 @@ class MethodOptions:
     cycle_th_px: forward-backward cycle threshold of the flow baselines, pixels of the video.
     extra: method-specific settings (e.g. a preset name for the model), passed through untouched.
     workers: preprocessing processes of methods that prepare a data directory (None = all cores); changes
-        only the speed, so results cached with another value are reused.
+        only the speed, so predictions saved with another value are reused.
     """
 
     flow: str = "dis"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["THRESHOLDS_PX", "compute_tapvid_metrics", "temporal_coherence", "mean_over_videos",
-           "evaluation_mask"]
+           "evaluation_mask", "within_fraction"]
 
 THRESHOLDS_PX = (1, 2, 4, 8, 16)
 
@@ -42,6 +42,16 @@ def evaluation_mask(query_frames: np.ndarray, num_frames: int, query_mode: str) 
         raise ValueError(f"query frames must lie in [0, {num_frames - 1}], got range "
                          f"[{frames.min()}, {frames.max()}]")
     return frame_table[frames] > 0
+
+
+def within_fraction(error_px: np.ndarray) -> np.ndarray:
+    """Per point: the fraction of ``THRESHOLDS_PX`` its error ``[...]`` (raster px) lies strictly within.
+
+    Its mean over a set of visible points is that set's <delta^x_avg (each threshold's fraction shares the
+    denominator), so sets can be pooled by point counts.
+    """
+    error_px = np.asarray(error_px, dtype=np.float64)
+    return np.mean([error_px < threshold for threshold in THRESHOLDS_PX], axis=0)
 
 
 def compute_tapvid_metrics(

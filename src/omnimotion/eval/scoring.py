@@ -1,4 +1,5 @@
-"""Score one method's predictions on one evaluation video: TAP-Vid metrics, TC and (BADJA) PCK.
+"""Score one method's predictions on one evaluation video: TAP-Vid metrics, TC and (BADJA) PCK; in detail also
+the error breakdown and, for sparsely annotated files, the last-frame score.
 
 Inputs are in our conventions (``omnimotion.coords``): query set from ``omnimotion.eval.tapvid.sample_queries``
 (ground truth [Q, T, 2] pixels of the video), predicted tracks ``[Q, T, 2]`` pixels and occluded ``[Q, T]``.
@@ -8,13 +9,17 @@ AJ, <delta_avg, OA and TC are computed in 256x256 raster pixels, as the benchmar
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from omnimotion.eval.breakdown import error_breakdown
 from omnimotion.eval.datasets import EvalVideo
+from omnimotion.eval.lastframe import last_frame_scores
 from omnimotion.eval.metrics import THRESHOLDS_PX, compute_tapvid_metrics, evaluation_mask, temporal_coherence
 from omnimotion.eval.tapvid import QuerySet, pixels_to_raster, queries_to_tapvid
 
-__all__ = ["score_predictions", "pck", "check_predictions", "PCK_FRACTION"]
+__all__ = ["score_predictions", "score_in_detail", "pck", "check_predictions", "PCK_FRACTION"]
 
 PCK_FRACTION = 0.2  # BADJA: correct when the error is below 0.2 * sqrt(segmentation area)
 
@@ -49,6 +54,24 @@ def score_predictions(video: EvalVideo, queries: QuerySet, tracks: np.ndarray, o
         scores[f"pts_within_{threshold}"] = metrics[f"pts_within_{threshold}"][0]
     scores["PCK"] = pck(video, queries, tracks, query_mode) if video.masks is not None else float("nan")
     return {key: float(value) for key, value in scores.items()}
+
+
+def score_in_detail(video: EvalVideo, queries: QuerySet, tracks: np.ndarray, occluded: np.ndarray,
+                    query_mode: str, vouched: np.ndarray | None = None) -> dict[str, Any]:
+    """:func:`score_predictions`, the error breakdown (``omnimotion.eval.breakdown``; ``vouched [Q, T]`` from
+    ``flow_vouched``, or None) and, for files with a ``valid`` mask, the last-frame score
+    (``omnimotion.eval.lastframe``)."""
+    scores: dict[str, Any] = score_predictions(video, queries, tracks, occluded, query_mode)
+    num_frames, height, width = video.video.shape[:3]
+    gt = pixels_to_raster(queries.tracks, height, width)
+    pred = pixels_to_raster(np.asarray(tracks, np.float64), height, width)
+    scored = evaluation_mask(queries.queries[:, 0], num_frames, query_mode) & queries.valid
+    occluded = np.asarray(occluded, bool)
+    scores.update(error_breakdown(gt, queries.occluded, pred, occluded, scored, queries.valid,
+                                  np.round(queries.queries[:, 0]).astype(np.int64), vouched))
+    if video.valid is not None:
+        scores.update(last_frame_scores(gt, queries.occluded, pred, occluded, scored, queries.valid))
+    return scores
 
 
 def pck(video: EvalVideo, queries: QuerySet, tracks: np.ndarray, query_mode: str) -> float:

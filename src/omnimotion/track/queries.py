@@ -2,7 +2,8 @@
 
 Sources: explicit points (``"120,80@0"`` strings, a CSV or JSON file), a regular grid, every pixel of a
 binary mask (track a region) and every pixel of a frame (dense). All pixels are in the frame size passed as
-``image_hw`` (the video the user sees); every builder validates its result and raises ``QueryError`` (a
+``image_hw`` (the video the user sees); a query may lie anywhere in the frame's extent, pixel edges included
+(``coords.inside_extent``: x in [-0.5, W-0.5]); every builder validates its result and raises ``QueryError`` (a
 ``ValueError``) with a one-line message naming the bad query and what is allowed.
 
 Text formats
@@ -21,6 +22,8 @@ from typing import Any, Iterable
 
 import cv2
 import numpy as np
+
+from omnimotion.coords import inside_extent
 
 __all__ = ["QueryError", "parse_point", "points_from_strings", "points_from_file", "grid_queries",
            "mask_queries", "dense_queries", "load_mask", "validate_queries"]
@@ -140,11 +143,11 @@ def validate_queries(queries: np.ndarray, image_hw: tuple[int, int], num_frames:
         i = int(np.argmax(bad_t))
         limit = f"0..{num_frames - 1}" if num_frames is not None else "a whole number >= 0"
         raise QueryError(f"query {i} ({_fmt(queries[i])}) asks for frame {t[i]:g}; the video has frames {limit}")
-    bad_xy = ~np.isfinite(x) | ~np.isfinite(y) | (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1)
+    bad_xy = ~(np.isfinite(x) & np.isfinite(y) & inside_extent(queries[:, 1:], h, w))
     if bad_xy.any():
         i = int(np.argmax(bad_xy))
         raise QueryError(f"query {i} ({_fmt(queries[i])}) is outside the {w}x{h} frame; x must be in "
-                         f"[0, {w - 1}] and y in [0, {h - 1}] pixels")
+                         f"[-0.5, {w - 0.5:g}] and y in [-0.5, {h - 0.5:g}] pixels (pixel centres at integers)")
     return queries
 
 
