@@ -82,16 +82,15 @@ def save_text(path: str | Path, text: str) -> None:
         handle.write(text)
 
 
-def remove_stale_temporaries(folder: str | Path, recursive: bool = False) -> int:
-    """Delete the temporaries that killed writers left in ``folder`` (and below); returns how many.
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete the temporaries that killed writers left in ``folder`` (not below); returns how many.
 
     Call it only while holding the folder's lock: another writer's temporaries are not stale.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return 0
-    find = folder.rglob if recursive else folder.glob
-    stale = {path for pattern in TEMPORARY_PATTERNS for path in find(pattern) if path.is_file()}
+    stale = {path for pattern in TEMPORARY_PATTERNS for path in folder.glob(pattern) if path.is_file()}
     for path in stale:
         _remove_quietly(str(path))
     return len(stale)

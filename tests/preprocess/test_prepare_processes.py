@@ -1,5 +1,6 @@
-"""A real ``omnimotion prepare`` stopped by Ctrl-C (during filtering, during chaining) or by kill -9: it stops
-within seconds, no worker survives it, and re-running resumes to the files of an uninterrupted run."""
+"""A real ``omnimotion prepare`` among other processes: stopped by Ctrl-C (during filtering, during chaining) or
+by kill -9 it stops within seconds, no worker survives it, and re-running resumes to the files of an
+uninterrupted run; two at once on one folder give the files of one clean run."""
 
 import json
 import os
@@ -125,3 +126,16 @@ def test_workers_die_with_their_parent_on_kill_9(clip, tmp_path):
     written = set(flows.iterdir())
     time.sleep(1.0)
     assert set(flows.iterdir()) == written, "flow files were written after the parent was killed"
+
+
+def test_two_prepares_on_one_folder_give_the_files_of_a_clean_run(clip, clean_run, tmp_path):
+    out = tmp_path / "data"
+    first, second = (subprocess.Popen(prepare_command(clip, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for _ in range(2))
+    results = [(process, *process.communicate(timeout=600)) for process in (first, second)]
+    refused = [(process, stderr) for process, _, stderr in results if process.returncode != 0]
+    assert len(refused) == 1, [stderr for _, _, stderr in results]
+    loser, stderr = refused[0]
+    winner = second if loser is first else first
+    assert loser.returncode == 1 and f"being written by omnimotion prepare (PID {winner.pid} " in stderr, stderr
+    assert outputs(out) == clean_run
