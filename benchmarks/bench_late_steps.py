@@ -29,8 +29,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    cfg = make_config(args.preset, None, ["--progress", "false", "--tensorboard", "false"])
+    cfg = make_config(args.preset, None, ["--progress", "false", "--tensorboard", "false",
+                                          "--threads", str(args.threads)])
     trainer = Trainer(args.data_dir, cfg)
     checkpoint = latest_checkpoint(trainer.out_dir)
     if checkpoint is None:

@@ -19,7 +19,8 @@ NON_ADJACENT = N * (N - 1) - 2 * (N - 1)  # ordered pairs more than one frame ap
 
 
 class CountingDis:
-    """DIS that counts its calls (workers=1 keeps the calls in this process)."""
+    """DIS that counts its calls on the clip's frames (workers=1 keeps the calls in this process); the probe
+    on a tiny pair that checks the backend runs before anything is written is not counted."""
 
     name = "dis"
 
@@ -29,7 +30,7 @@ class CountingDis:
         self.calls = 0
 
     def __call__(self, image_a, image_b):
-        self.calls += 1
+        self.calls += image_a.shape[:2] == (SIZE, SIZE)
         return self.inner(image_a, image_b)
 
 
@@ -254,3 +255,33 @@ def test_the_disk_estimate_matches_what_preprocessing_writes(clip_video, tmp_pat
     _, estimate = disk.bytes_still_needed(data, None)
     assert 0.95 * written < estimate < 1.05 * written
     assert disk.bytes_still_needed(data, 1) == (2 * (N - 1), pytest.approx(estimate * 2 / N, rel=0.01))
+
+
+def test_outputs_damaged_after_preprocessing_are_found_and_recomputed(clip_video, tmp_path, caplog):
+    data = run(clip_video, tmp_path / "out", chain_direct_max_gap=1)
+    before = snapshot(data)
+    for path in (data.flow_path(0, 4), data.flow_path(3, 2), data.mask_path(2, 3)):  # chained, direct, mask
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING):
+        run(clip_video, tmp_path / "out", chain_direct_max_gap=1)
+    assert "3 file(s)" in caplog.text and "changed since preprocessing finished" in caplog.text
+    assert snapshot(data) == before
+
+
+def test_a_missing_flow_dependency_fails_before_anything_is_written(clip_video, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torchvision(name, *args, **kwargs):
+        if name.startswith("torchvision"):
+            raise ImportError("No module named 'torchvision'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torchvision)
+    weights = tmp_path / "raft.pth"
+    weights.write_bytes(b"")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="torchvision"):
+        prepare(clip_video, out, flow="raft", flow_options={"weights": weights}, progress=False, workers=1)
+    assert not out.exists()

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from omnimotion.io.atomic import save_json, save_npy, save_png
+from omnimotion.io.images import CorruptFileError, read_image
 
 __all__ = ["DataDir", "DataDirError", "CorruptFileError", "FRAME_EXTENSIONS"]
 
@@ -33,10 +34,6 @@ FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 class DataDirError(FileNotFoundError):
     """A data directory lacks something; the message names it and the command that makes it."""
-
-
-class CorruptFileError(ValueError):
-    """A file exists but cannot be trusted (truncated, wrong shape or dtype, NaNs)."""
 
 
 class DataDir:
@@ -141,9 +138,10 @@ class DataDir:
     def load_frame(self, i: int) -> np.ndarray:
         """uint8 ``[H, W, 3]`` RGB."""
         path = self.frame_path(i)
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise CorruptFileError(f"cannot read frame {path}; re-create it with 'omnimotion prepare'")
+        try:
+            image = read_image(path, cv2.IMREAD_COLOR)
+        except CorruptFileError as err:
+            raise CorruptFileError(f"{err}; re-create the frames with 'omnimotion prepare'") from err
         return image[..., ::-1].copy()
 
     def load_frames(self) -> np.ndarray:
@@ -226,7 +224,7 @@ class DataDir:
         if not path.exists():
             raise DataDirError(f"missing {what} {path}; run 'omnimotion prepare' "
                                f"(or 'python main_processing.py --data_dir {self.root}')")
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise CorruptFileError(f"{what} {path} is unreadable; delete it and re-run 'omnimotion prepare'")
-        return image
+        try:
+            return read_image(path, cv2.IMREAD_UNCHANGED)
+        except CorruptFileError as err:
+            raise CorruptFileError(f"{what}: {err}; delete it and re-run 'omnimotion prepare'") from err

@@ -19,6 +19,7 @@ import numpy as np
 
 from omnimotion.io.atomic import OutputNotWritableError
 from omnimotion.io.datadir import FRAME_EXTENSIONS, CorruptFileError
+from omnimotion.io.images import read_image
 
 __all__ = ["read_frames", "write_video", "video_fps", "native_frame_hw", "resize_longest_side",
            "VIDEO_EXTENSIONS", "frame_files"]
@@ -73,9 +74,7 @@ def _read_folder(folder: Path, start: int, end: int | None, stride: int) -> tupl
         raise ValueError(f"folder {folder} holds no .jpg/.png frames; {_SOURCE_HINT}")
     frames = []
     for path in files[start:end:stride]:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise CorruptFileError(f"cannot read frame {path}; replace or delete it")
+        image = read_image(path, cv2.IMREAD_COLOR)
         if frames and image.shape != frames[0].shape:
             raise ValueError(f"frame {path.name} is {image.shape[1]}x{image.shape[0]} but the first selected "
                              f"frame is {frames[0].shape[1]}x{frames[0].shape[0]}; all frames in {path.parent} "
@@ -123,10 +122,7 @@ def native_frame_hw(source: str | Path) -> tuple[int, int]:
     path = Path(source)
     if path.is_dir():
         first = frame_files(path)[0]
-        image = cv2.imread(str(first), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise CorruptFileError(f"cannot read frame {first}; replace or delete it")
-        return image.shape[:2]
+        return read_image(first, cv2.IMREAD_UNCHANGED).shape[:2]
     frame = next(_iter_video(path))
     return frame.shape[:2]
 

@@ -21,12 +21,8 @@ directory made with ``--max_gap`` gets stats for exactly its pairs.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -34,6 +30,7 @@ from omnimotion.coords import inside_image, pixel_grid
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.appearance import Appearance, FeatureStore, resolve_appearance
 from omnimotion.preprocess.warp import sample_bilinear
+from omnimotion.preprocess.workers import resolve_workers, run_in_workers
 
 __all__ = ["cycle_masks", "filter_frame", "filter_flows", "existing_partners", "run_per_frame",
            "APPEARANCE_MIN_GAP", "OCCLUSION_MAX_GAP"]
@@ -126,30 +123,14 @@ def filter_flows(data: DataDir, cycle_th: float = 3.0, appearance: Appearance | 
 
 
 def run_per_frame(function: Callable, tasks: list[tuple], workers: int | None) -> Iterable:
-    """Yield ``function(*task)`` for each task, in a process pool when more than one worker pays."""
-    workers = _resolve_workers(workers, len(tasks))
+    """Yield ``function(*task)`` for each task (in completion order), in worker processes when more than one
+    worker pays (``preprocess.workers``: Ctrl-C stops them at once, and they die with this process)."""
+    workers = resolve_workers(workers, len(tasks))
     if workers <= 1:
         for task in tasks:
             yield function(*task)
         return
-    # "spawn": a forked child can deadlock on thread pools (OpenCV, OpenMP) the parent already started.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_single_thread) as pool:
-        futures = [pool.submit(function, *task) for task in tasks]
-        for future in futures:
-            yield future.result()
-
-
-def _resolve_workers(workers: int | None, num_tasks: int) -> int:
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    return min(workers, max(num_tasks, 1))
-
-
-def _single_thread() -> None:
-    cv2.setNumThreads(1)
+    yield from run_in_workers(function, tasks, workers)
 
 
 def _to_uint16(count: np.ndarray) -> np.ndarray:

@@ -13,10 +13,6 @@ Memory: a worker holds the frames (read once) and one flow at a time; flows are 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -26,6 +22,7 @@ from tqdm import tqdm
 
 from omnimotion.flow.base import FlowBackend
 from omnimotion.io.datadir import DataDir
+from omnimotion.preprocess.workers import resolve_workers, run_in_workers
 
 __all__ = ["pair_schedule", "compute_exhaustive_flows", "FlowRunSummary", "DEFAULT_CHUNK_PAIRS", "ChunkMap"]
 
@@ -84,7 +81,7 @@ def compute_exhaustive_flows(data: DataDir, backend: FlowBackend, max_gap: int |
     if present:
         logger.info("resuming: %d of %d flow files already exist in %s; valid ones are reused, "
                     "truncated or corrupt ones recomputed", present, total, data.flow_dir)
-    workers = _resolve_workers(workers, len(tasks))
+    workers = resolve_workers(workers, len(tasks))
     computed = 0
     with tqdm(total=total, desc=f"flow ({backend.name})", unit="pair", disable=not progress,
               smoothing=0.1) as bar:
@@ -98,17 +95,9 @@ def compute_exhaustive_flows(data: DataDir, backend: FlowBackend, max_gap: int |
     return summary
 
 
-def _resolve_workers(workers: int | None, num_tasks: int) -> int:
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    return max(1, min(workers, num_tasks))
-
-
 def _run_tasks(root: Path, backend: FlowBackend, tasks: list[Chunk], workers: int, map_chunks: ChunkMap | None):
-    """Yield (computed, reused) per task; through ``map_chunks``, in this process for one worker, else in a
-    process pool."""
+    """Yield (computed, reused) per task; through ``map_chunks``, in this process for one worker, else in
+    worker processes (``preprocess.workers``)."""
     if map_chunks is not None:
         yield from map_chunks(_PairWorker(root, backend).run_chunk, tasks)
         return
@@ -117,24 +106,7 @@ def _run_tasks(root: Path, backend: FlowBackend, tasks: list[Chunk], workers: in
         for i, js in tasks:
             yield worker.run(i, js)
         return
-    # "spawn": forking a parent whose OpenCV/torch thread pools have run can deadlock the children.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(root, backend)) as pool:
-        pending = set()
-        queue = iter(tasks)
-        try:
-            # Keep a bounded number of tasks in flight so that Ctrl-C does not wait for a long queue.
-            for i, js in queue:
-                pending.add(pool.submit(_run_in_worker, i, js))
-                if len(pending) >= 2 * workers:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in finished)
-            for future in pending:
-                yield future.result()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    yield from run_in_workers(_run_in_worker, tasks, workers, initializer=_init_worker, initargs=(root, backend))
 
 
 class _PairWorker:
@@ -168,11 +140,6 @@ _WORKER: _PairWorker | None = None  # one per worker process, set by _init_worke
 
 def _init_worker(root: Path, backend: FlowBackend) -> None:
     global _WORKER
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core already; OpenCV threads would oversubscribe
-    if "torch" in sys.modules:  # only when a torch backend is in use; never import it just for this
-        sys.modules["torch"].set_num_threads(1)
     _WORKER = _PairWorker(root, backend)
 
 

@@ -23,6 +23,9 @@ options, the filter options, whether chaining finished and whether ``raft_exhaus
   chaining interrupted, or ``chain=False``), the chained flows (pairs more than one frame apart; gap-1
   pairs are never changed by chaining) are deleted and recomputed, then filtered and chained again: a
   clean re-filter, never filtering chained flows;
+- when the stages finish, the record keeps a fingerprint of every output (``preprocess.record``); a re-run
+  checks them before saying "nothing to do", deletes what changed since (truncated or damaged files) and
+  recomputes it as above;
 - a directory without the record but with ``flow_stats.json`` was preprocessed elsewhere (e.g. by the
   official code): it is used as it is.
 
@@ -30,14 +33,14 @@ options, the filter options, whether chaining finished and whether ``raft_exhaus
 ``raft_exhaustive`` holds, chained flows included, and says so; ``prepare`` with the new threshold is the
 clean alternative.
 
-Workers are spawned processes (``workers``, default all cores): call ``prepare`` from a script under
+One process at a time: ``prepare`` holds the data directory's lock (``omnimotion.io.lock``) and, once it holds
+it, removes the unfinished temporary files of killed runs. Workers are spawned processes (``workers``, default all cores): call ``prepare`` from a script under
 ``if __name__ == "__main__":``. ``flow_map`` (a ``ChunkMap``) runs the flow pairs elsewhere instead, in chunks
 (``omnimotion.batch`` spreads one video's flow over a Ray cluster with it).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -48,47 +51,22 @@ import numpy as np
 from tqdm import tqdm
 
 from omnimotion.flow.base import FlowBackend, get_backend
-from omnimotion.io.atomic import OutputNotWritableError, atomic_open, save_json
+from omnimotion.io.atomic import OutputNotWritableError, atomic_open, remove_stale_temporaries, save_json
 from omnimotion.io.datadir import FRAME_EXTENSIONS, DataDir
+from omnimotion.io.lock import FolderLock
 from omnimotion.io.video import frame_files, native_frame_hw, read_frames, video_fps
 from omnimotion.preprocess.appearance import Appearance
 from omnimotion.preprocess.chain import chain_flows
 from omnimotion.preprocess.disk import check_disk_space
 from omnimotion.preprocess.filter import filter_flows
 from omnimotion.preprocess.pairs import ChunkMap, compute_exhaustive_flows, pair_schedule
+from omnimotion.preprocess.record import STATE_FILE, StageRecord, damaged_outputs, output_fingerprints
 
 __all__ = ["prepare", "refilter", "prepared_max_gap", "StageRecord", "STATE_FILE", "JPEG_QUALITY"]
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "omnimotion_state.json"
 JPEG_QUALITY = 95
-_EMPTY_STATE: dict[str, Any] = {"version": 1, "frames": {}, "flow": {}, "filter": {}, "chain": {},
-                                "flows_chained": False}
-
-
-class StageRecord:
-    """``omnimotion_state.json`` of one data directory: what each stage finished, with which options."""
-
-    def __init__(self, data: DataDir):
-        self.path = data.root / STATE_FILE
-        self.exists = self.path.exists()
-        self.state = json.loads(json.dumps(_EMPTY_STATE))
-        if self.exists:
-            try:
-                self.state.update(json.loads(self.path.read_text()))
-            except json.JSONDecodeError:
-                logger.warning("%s is unreadable; starting a new stage record (finished flows are still "
-                               "reused)", self.path)
-
-    def __getitem__(self, stage: str) -> Any:
-        return self.state[stage]
-
-    def set(self, stage: str, value: Any) -> None:
-        """Change one stage's entry and save at once, so that the file always matches the outputs."""
-        self.state[stage] = value
-        save_json(self.path, self.state)
-        self.exists = True
 
 
 def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
@@ -104,29 +82,42 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
     if not source.exists():
         raise FileNotFoundError(f"input {source} does not exist; give a video file, a folder of frames or "
                                 "a data directory with color/")
-    backend = get_backend(flow, **(flow_options or {}))  # fail on a bad backend before any work
+    backend = get_backend(flow, **(flow_options or {}))
+    _check_backend_runs(backend)
     out = Path(out_dir).expanduser()
     frames = _read_source(source, out, start, end, stride, max_side)
     _check_writable(out)
-    data = DataDir(out)
-    record = StageRecord(data)
-    _store_frames(frames, data, record, progress)
-    _record_source(source, data, frames, start, end, stride)
-    del frames
-    data = DataDir(out)  # frame names are cached: re-read after writing color/
-    if not record.exists and data.flow_stats_path.exists():
-        logger.info("%s was preprocessed elsewhere (flow_stats.json present, no %s): using its flows and "
-                    "masks as they are; to redo, delete raft_exhaustive/, raft_masks/, count_maps/ and "
-                    "flow_stats.json", out, STATE_FILE)
-        return data
+    with FolderLock(out, "omnimotion prepare"):
+        _remove_stale_temporaries(DataDir(out))
+        data = DataDir(out)
+        record = StageRecord(data)
+        _store_frames(frames, data, record, progress)
+        _record_source(source, data, frames, start, end, stride)
+        del frames
+        data = DataDir(out)  # frame names are cached: re-read after writing color/
+        if not record.exists and data.flow_stats_path.exists():
+            logger.info("%s was preprocessed elsewhere (flow_stats.json present, no %s): using its flows and "
+                        "masks as they are; to redo, delete raft_exhaustive/, raft_masks/, count_maps/ and "
+                        "flow_stats.json", out, STATE_FILE)
+            return data
+        _prepare_pairs(data, record, backend, cycle_th=cycle_th, max_gap=max_gap, workers=workers, chain=chain,
+                       appearance=appearance, chain_direct_max_gap=chain_direct_max_gap, progress=progress,
+                       flow_map=flow_map)
+    return data
+
+
+def _prepare_pairs(data: DataDir, record: StageRecord, backend: FlowBackend, *, cycle_th: float,
+                   max_gap: int | None, workers: int | None, chain: bool, appearance: str | Appearance,
+                   chain_direct_max_gap: int | None, progress: bool, flow_map: ChunkMap | None) -> None:
+    """Flow, filter and chain of ``prepare``, each resumed or redone as the stage record says."""
     # The chaining option sits with the filter options: changing it must restore the direct flows and
     # re-filter before chaining again, exactly as a new threshold does.
     filter_options = {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance),
                       "chain_direct_max_gap": chain_direct_max_gap}
-    if _everything_current(record, filter_options, chain) and _all_flows_present(data, max_gap):
+    if _everything_current(record, filter_options, chain) and _outputs_intact(data, record, max_gap):
         logger.info("flow, filter (cycle_th %.2f px) and chaining already finished in %s; nothing to do",
-                    cycle_th, out)
-        return data
+                    cycle_th, data.root)
+        return
     flow_options_record = {"backend": backend.name, "options": dict(getattr(backend, "options", {})),
                            "max_gap": max_gap}
     _check_flow_options(data, record, flow_options_record)
@@ -138,7 +129,7 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
     _run_filter(data, record, filter_options, appearance, workers, progress)
     if chain:
         _run_chain(data, record, appearance, chain_direct_max_gap, max_gap, workers, progress)
-    return data
+    record.set("outputs", output_fingerprints(data))
 
 
 def prepared_max_gap(data: DataDir) -> int | None:
@@ -152,6 +143,14 @@ def refilter(data_dir: str | Path, cycle_th: float = 3.0, appearance: str | Appe
     """Filter the flows in ``data_dir`` again, as the official ``filter_raft.py`` (no chaining after)."""
     data = DataDir(Path(data_dir).expanduser())
     data.frame_names  # noqa: B018 - raises a clear DataDirError without color/
+    with FolderLock(data.root, "filter_raft.py"):
+        _remove_stale_temporaries(data)
+        _refilter_locked(data, cycle_th, appearance, workers, progress)
+    return data
+
+
+def _refilter_locked(data: DataDir, cycle_th: float, appearance: str | Appearance, workers: int | None,
+                     progress: bool) -> None:
     record = StageRecord(data)
     chained = record["flows_chained"] or (not record.exists and data.flow_stats_path.exists())
     if chained:
@@ -166,16 +165,31 @@ def refilter(data_dir: str | Path, cycle_th: float = 3.0, appearance: str | Appe
     record.set("flows_chained", bool(chained))
     record.set("filter", {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance),
                           "done": True, "on_chained_flows": bool(chained)})
-    return data
+    record.set("outputs", output_fingerprints(data))
+
+
+def _check_backend_runs(backend: FlowBackend) -> None:
+    """Run the flow backend once on a tiny pair, so that a missing dependency (torchvision for RAFT) or a bad
+    weights file fails before anything is written, not after the frames."""
+    ramp = np.tile(np.arange(0, 256, 4, dtype=np.uint8)[None, :, None], (64, 1, 3))
+    backend(ramp, np.roll(ramp, 1, axis=1))
 
 
 # ----- frames -------------------------------------------------------------------------------------------
+def _remove_stale_temporaries(data: DataDir) -> None:
+    """Unfinished writes of killed runs (the data directory's own folders; run folders have their own lock)."""
+    removed = sum(remove_stale_temporaries(folder) for folder in
+                  (data.root, data.color_dir, data.flow_dir, data.mask_dir, data.count_dir))
+    if removed:
+        logger.info("removed %d unfinished temporary file(s) of an interrupted run in %s", removed, data.root)
+
+
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_open(out / ".write_test", "wb"):
             pass
-        (out / ".write_test").unlink()
+        (out / ".write_test").unlink(missing_ok=True)  # a concurrent run may have removed it
     except OSError as err:
         raise OutputNotWritableError(f"cannot write to output folder {out} ({err.strerror or err}); "
                                      "choose a writable --out") from err
@@ -289,9 +303,22 @@ def _everything_current(record: StageRecord, filter_options: dict[str, Any], cha
             and {key: filtered.get(key) for key in filter_options} == filter_options)
 
 
-def _all_flows_present(data: DataDir, max_gap: int | None) -> bool:
-    """Cheap check (no reading) that no flow file was deleted since the stages finished."""
-    return all(data.flow_path(i, j).exists() for i, js in pair_schedule(data.num_frames, max_gap) for j in js)
+def _outputs_intact(data: DataDir, record: StageRecord, max_gap: int | None) -> bool:
+    """Whether the finished stages' files still match their fingerprints (a record without them, from an
+    older version: whether every flow file exists). Damaged files are deleted and the filter and chain
+    stages marked undone, so that they are recomputed (chained flows from the direct ones)."""
+    if not record["outputs"]:
+        return all(data.flow_path(i, j).exists() for i, js in pair_schedule(data.num_frames, max_gap) for j in js)
+    damaged = damaged_outputs(data, record["outputs"])
+    if not damaged:
+        return True
+    logger.warning("%d file(s) in %s changed since preprocessing finished (truncated or damaged), e.g. %s: "
+                   "recomputing them", len(damaged), data.root, ", ".join(damaged[:3]))
+    for name in damaged:
+        (data.root / name).unlink(missing_ok=True)
+    record.set("filter", {})
+    record.set("chain", {})
+    return False
 
 
 def _check_flow_options(data: DataDir, record: StageRecord, wanted: dict[str, Any]) -> None:

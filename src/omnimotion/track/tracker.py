@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from omnimotion.coords import inside_image, pixel_grid, resize_points
 from omnimotion.io.checkpoint import SURFACE_MODEL_KEY, load_checkpoint
 from omnimotion.io.datadir import CorruptFileError
+from omnimotion.io.threads import use_threads
 from omnimotion.model import OmniMotionModel, build_model, model_config_from_dict
 from omnimotion.model.render import project, select_max_weight
 from omnimotion.track.queries import validate_queries
@@ -108,8 +109,10 @@ class Tracker:
         self.fast = fast
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto", **kwargs) -> Tracker:
-        """Load a model saved by training (``omnimotion.io.checkpoint``) and wrap it; kwargs go to __init__."""
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", threads: int = 0, **kwargs) -> Tracker:
+        """Load a model saved by training (``omnimotion.io.checkpoint``) and wrap it; kwargs go to __init__.
+        ``threads``: CPU threads (0: ``OMP_NUM_THREADS`` if set, else the free cores; ``omnimotion.io.threads``)."""
+        use_threads(threads, "tracking")
         return cls(load_model(path, device), **kwargs)
 
     @property

@@ -112,6 +112,9 @@ class TrainConfig:
     """Global torch seed (official: 1234)."""
     device: str = "auto"
     """``auto`` (CUDA if available), ``cpu`` or ``cuda``."""
+    threads: int = 0
+    """CPU threads of training and tracking (torch, OpenCV, OpenMP). 0: ``OMP_NUM_THREADS`` if set, else the
+    cores not busy with other work when the stage starts (``omnimotion.io.threads``)."""
     interval_growth_steps: int = 2000
     """The pair window grows by one frame every this many steps (official 2000)."""
     schedule_scale: float = 1.0

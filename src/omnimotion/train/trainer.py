@@ -24,12 +24,15 @@ from typing import Any, Protocol
 
 import torch
 
-from omnimotion.io.atomic import save_text
+from omnimotion.io.atomic import remove_stale_temporaries, save_text
 from omnimotion.io.checkpoint import (SURFACE_MODEL_KEY, checkpoint_path, checkpoint_step, latest_checkpoint,
                                       load_checkpoint, save_checkpoint)
 from omnimotion.io.datadir import DataDir
+from omnimotion.io.lock import FolderLock
+from omnimotion.io.threads import use_threads
 from omnimotion.model import ModelConfig, build_model, method_config
 from omnimotion.model.surface import depth_map_path, load_depth_maps, normalize_depth_maps
+from omnimotion.preprocess.record import check_prepared_outputs
 from omnimotion.train.forward import training_forward
 from omnimotion.train.losses import compute_losses, weighted_total
 from omnimotion.train.mining import compute_error_maps
@@ -80,6 +83,7 @@ class Trainer:
         if self.tcfg.distributed:
             raise ValueError("distributed training is not implemented; set distributed = 0")
         self.device = resolve_device(self.tcfg.device)
+        use_threads(self.tcfg.threads, "training")
         # Late in a faithful run, tiny values (Adam statistics, gradients) fall into the denormal range, where
         # x86 float arithmetic is many times slower: steps of the CPU preset went from ~0.27 s to 1-3.7 s after
         # ~1100 steps. Flushing them to zero changes nothing above 1e-38 and restored 0.53 vs 2.0 s per step
@@ -89,6 +93,7 @@ class Trainer:
         torch.manual_seed(self.tcfg.seed)
         self.sampler = CorrespondenceSampler(self.data, self.tcfg, self.tcfg.num_imgs)
         self.sampler.check_files()
+        check_prepared_outputs(self.data)  # before step 0: a damaged flow must not surface mid-run
         self.num_frames = self.sampler.num_frames
         if self.num_frames < self.data.num_frames:
             log.warning("training on the first %d of the %d frames of %s (num_imgs = %d, the official default "
@@ -229,6 +234,7 @@ class Trainer:
                 raise ValueError(f"checkpoint {path} does not fit the configured model ({name}): the model "
                                  "settings (widths, layers, use_affine; surface_* keys) must match those it "
                                  f"was trained with. Details: {str(err).splitlines()[0]}") from err
+        _warn_changed_settings(path, state.get("config", {}), dataclasses.asdict(self.cfg))
         if self.tcfg.load_opt and "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.tcfg.load_scheduler and "scheduler" in state:
@@ -279,6 +285,26 @@ class Trainer:
         return last
 
 
+_TRAINED_SECTIONS = ("train", "model", "surface")
+"""Sections of the configuration that define what a run trains (tracking settings may change freely)."""
+_RUN_ONLY_KEYS = {"num_iters", "ckpt_path", "no_reload", "load_opt", "load_scheduler", "device", "threads",
+                  "progress", "tensorboard", "i_print", "i_img", "i_weight", "local_rank"}
+"""Training keys that may change between a run and its resumption without changing what is trained."""
+
+
+def _warn_changed_settings(path: str | Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Warn, naming the keys, when a run resumes with other settings than its checkpoint was trained with."""
+    changed = [(("surface_" if section == "surface" else "") + key, old, current[section][key])
+               for section in _TRAINED_SECTIONS
+               if isinstance(saved.get(section), dict) and isinstance(current.get(section), dict)
+               for key, old in sorted(saved[section].items())
+               if key in current[section] and key not in _RUN_ONLY_KEYS and current[section][key] != old]
+    if changed:
+        log.warning("resuming from %s with other settings than it was trained with: %s; the run goes on with the "
+                    "new values (add --no_reload to train from scratch with them)", path,
+                    ", ".join(f"{name} {old!r} -> {new!r}" for name, old, new in changed))
+
+
 def _config_text(config: dict[str, Any], prefix: str = "") -> str:
     """Nested dict -> official ``key = value`` lines (sections become comments)."""
     lines = []
@@ -324,7 +350,11 @@ def fit(data_dir: str | Path, cfg: RunConfig, resume: bool = False) -> Path:
 
     ``resume=True`` requires an existing checkpoint; otherwise the newest one is reloaded automatically
     (official behaviour) unless ``cfg.train.no_reload``.
+    One run per output folder: a second ``fit`` on the same folder refuses while this one holds its lock.
     """
     trainer = Trainer(data_dir, cfg)
-    trainer.resume_if_possible(require=resume)
-    return trainer.fit()
+    with FolderLock(trainer.out_dir, "omnimotion train"):
+        if removed := remove_stale_temporaries(trainer.out_dir):
+            log.info("removed %d unfinished temporary file(s) of an interrupted run in %s", removed, trainer.out_dir)
+        trainer.resume_if_possible(require=resume)
+        return trainer.fit()
