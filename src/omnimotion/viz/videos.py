@@ -19,20 +19,64 @@ import logging
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from omnimotion.io.atomic import save_png
-from omnimotion.io.video import write_video
+from omnimotion.io.datadir import DataDir
+from omnimotion.io.video import read_frames, write_video
 from omnimotion.track.tracks import Tracks
 from omnimotion.viz.draw import (colorize_depth, draw_summary, draw_tracks_video, index_colors, position_colors,
                                  rgb_to_uint8, side_by_side)
 
 __all__ = ["write_tracks_video", "write_grid_video", "write_summary_png", "write_depth_video",
-           "write_color_video", "render_depth_frames", "render_color_frames", "point_radius"]
+           "write_color_video", "render_depth_frames", "render_color_frames", "point_radius", "picture_hw",
+           "load_picture_frames", "PICTURE_SIDE"]
 
 logger = logging.getLogger(__name__)
+
+PICTURE_SIDE = (512, 1280)
+"""Pictures are drawn with their longest side in this range of pixels: at the tracks' own size (the source
+video's, for video inputs) when it fits, else scaled to the nearer bound, so that points and trails on small
+working frames can be told apart and long 4K clips stay affordable in memory."""
+
+
+def picture_hw(image_hw: tuple[int, int]) -> tuple[int, int]:
+    """(H, W) pictures of a video of size ``image_hw`` are drawn at (see ``PICTURE_SIDE``); aspect kept."""
+    height, width = image_hw
+    low, high = PICTURE_SIDE
+    scale = min(max(max(height, width), low), high) / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def load_picture_frames(data: DataDir, image_hw: tuple[int, int]) -> np.ndarray:
+    """uint8 ``[T, H, W, 3]``: the frames of ``data`` at ``picture_hw(image_hw)``, read again from the source
+    video that ``source.json`` names when it is still there (sharp), else ``color/`` enlarged."""
+    target_hw = picture_hw(image_hw)
+    frames = _source_frames(data, target_hw)
+    if frames is None:
+        frames = data.load_frames()
+    if frames.shape[1:3] == target_hw:
+        return frames
+    size = (target_hw[1], target_hw[0])
+    interpolation = cv2.INTER_AREA if frames.shape[1] > target_hw[0] else cv2.INTER_CUBIC
+    return np.stack([cv2.resize(frame, size, interpolation=interpolation) for frame in frames])
+
+
+def _source_frames(data: DataDir, target_hw: tuple[int, int]) -> np.ndarray | None:
+    """The recorded source's frames shrunk to at most ``target_hw``'s longest side; None if unavailable."""
+    info = data.load_source_info()
+    if info is None or not Path(info.get("path") or "").exists() or max(info["native_hw"]) < max(target_hw):
+        return None
+    try:
+        frames = read_frames(info["path"], start=info.get("start", 0), end=info.get("end"),
+                             stride=info.get("stride", 1), max_side=max(target_hw))
+    except (OSError, ValueError) as err:
+        logger.info("drawing on %s instead of the source video (%s)", data.color_dir, err)
+        return None
+    return frames if len(frames) == data.num_frames else None
 
 
 def write_tracks_video(path: str | Path, frames: np.ndarray, tracks: Tracks, *, fps: float | None = None,
