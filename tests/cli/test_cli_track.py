@@ -108,10 +108,10 @@ def test_empty_mask_and_missing_checkpoint(data_dir, tmp_path, capsys):
     assert "train first" in capsys.readouterr().err
 
 
-def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows(data_dir, tmp_path):
+def with_exact_flows(data_dir, root):
+    """A copy of ``data_dir`` at ``root`` with the clip's exact flows and masks; returns the clip."""
     from omnimotion.io.datadir import DataDir
 
-    root = tmp_path / "seq"
     shutil.copytree(data_dir, root)
     clip, data = make_clip(num_frames=T, height=H, width=W, seed=1), DataDir(root)
     for i in range(T):
@@ -119,6 +119,12 @@ def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows
             flow, occluded = clip.flow(i, j)
             data.save_flow(i, j, flow)
             data.save_mask(i, j, ~occluded, np.zeros_like(occluded))
+    return clip
+
+
+def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows(data_dir, tmp_path):
+    root = tmp_path / "seq"
+    clip = with_exact_flows(data_dir, root)
     runs = {}
     for mode in ("none", "visibility", "positions"):
         # --occlusion_th -1: the model calls every point-frame occluded, so that the evidence has work to do
@@ -132,3 +138,27 @@ def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows
     np.testing.assert_array_equal(runs["visibility"].tracks, runs["none"].tracks)
     np.testing.assert_allclose(runs["positions"].tracks[~gt_occluded], gt[~gt_occluded], atol=0.05)
     assert np.abs(runs["none"].tracks - gt)[~gt_occluded].max() > 1  # the untrained model alone is off
+
+
+def test_tracker_from_checkpoint_takes_fps_and_flow_evidence_from_the_training_run(data_dir, tmp_path):
+    root = tmp_path / "seq"
+    with_exact_flows(data_dir, root)
+    (root / "source.json").write_text('{"path": "clip.mp4", "fps": 20.0, "native_hw": [32, 40], '
+                                      '"start": 0, "end": null, "stride": 1}')
+    path = root / "out" / "exp" / "model_000010.pth"
+    assert Tracker.from_checkpoint(path, device="cpu").fps == 20.0  # DATA_DIR of DATA_DIR/out/exp/model.pth
+    assert Tracker.from_checkpoint(path, device="cpu").flow_evidence == "none"  # not in this checkpoint
+    state = torch.load(path, weights_only=True)
+    state["config"]["inference"] = {"flow_evidence": "visibility"}
+    torch.save(state, path)
+    assert Tracker.from_checkpoint(path, device="cpu", fps=5).fps == 5
+    assert Tracker.from_checkpoint(path, device="cpu").flow_evidence == "visibility"
+    # `track` without --flow_evidence applies the checkpoint's mode
+    for name, extra in (("saved", []), ("visibility", ["--flow_evidence", "visibility"]),
+                        ("none", ["--flow_evidence", "none"])):
+        assert main(["track", str(root), "--grid", "8", "--occlusion_th", "-1", *extra,
+                     "--out", str(tmp_path / f"{name}.npz")]) == 0
+    saved, visibility, none = (load_tracks(tmp_path / f"{name}.npz") for name in ("saved", "visibility", "none"))
+    np.testing.assert_array_equal(saved.occluded, visibility.occluded)
+    assert saved.fps == 20.0
+    assert not np.array_equal(saved.occluded, none.occluded)  # the evidence changed something
