@@ -34,6 +34,7 @@ from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.pairs import ChunkMap
 from omnimotion.preprocess.pipeline import prepare
+from omnimotion.preprocess.plan import plan_pairs
 from omnimotion.track import QueryError, Tracker, Tracks, grid_queries, mask_queries, save_tracks
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.export import save_csv
@@ -130,8 +131,9 @@ class RunSettings:
     grid_step: pixels between tracked grid points (None: about ``DEFAULT_GRID_POINTS`` per side).
     flow, flow_options, max_side, chain_direct_max_gap, workers: preprocessing options (``prepare``; workers
     None: all cores). start, end, stride: the frames of the input used (``prepare``).
-    max_gap: only pairs of frames at most this far apart are prepared and trained on (None: all pairs). Disk
-    use then grows as frames x max_gap instead of frames²; the flow vouches for tracks only that far.
+    max_gap: only pairs of frames at most this far apart are prepared and trained on. Disk use then grows as
+    frames x max_gap instead of frames²; the flow vouches for tracks only that far. None: all pairs, unless
+    ``auto_max_gap`` and they are too many (``omnimotion.preprocess.plan``).
     """
 
     preset: str | None = DEFAULT_PRESET
@@ -145,6 +147,7 @@ class RunSettings:
     chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP
     workers: int | None = None
     max_gap: int | None = None
+    auto_max_gap: bool = True
     start: int = 0
     end: int | None = None
     stride: int = 1
@@ -173,11 +176,17 @@ def run_stages(source: str | Path, out_dir: str | Path, settings: RunSettings, p
 
 def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings, progress: bool = True,
                   flow_map: ChunkMap | None = None) -> DataDir:
-    """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes).
-    ``flow_map`` runs the flow pairs elsewhere in chunks (``omnimotion.preprocess.pairs.ChunkMap``)."""
+    """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes), in a frame
+    window when ``plan_pairs`` says so. ``flow_map`` runs the flow pairs elsewhere in chunks
+    (``omnimotion.preprocess.pairs.ChunkMap``)."""
+    max_gap = settings.max_gap
+    if max_gap is None and settings.auto_max_gap:
+        max_gap = plan_pairs(source, start=settings.start, end=settings.end, stride=settings.stride,
+                             max_side=settings.max_side,
+                             chain_direct_max_gap=settings.chain_direct_max_gap).max_gap
     return prepare(source, Path(out_dir), flow=settings.flow, flow_options=dict(settings.flow_options),
                    max_side=settings.max_side, chain_direct_max_gap=settings.chain_direct_max_gap,
-                   max_gap=settings.max_gap, workers=settings.workers, start=settings.start, end=settings.end,
+                   max_gap=max_gap, workers=settings.workers, start=settings.start, end=settings.end,
                    stride=settings.stride, progress=progress, flow_map=flow_map)
 
 

@@ -11,6 +11,7 @@ from omnimotion.api import DEFAULT_MAX_SIDE
 from omnimotion.cli.main import HelpFormatter, parse_key_values
 from omnimotion.cli.prepare import add_flow_backend_options, flow_options
 from omnimotion.config import PRESETS, override_arguments
+from omnimotion.preprocess.plan import MIN_AUTO_GAP, PAIR_BUDGET
 
 if TYPE_CHECKING:
     from omnimotion.api import RunSettings
@@ -52,9 +53,20 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=int, default=0, help="first frame of the input used")
     parser.add_argument("--end", type=int, default=None, help="stop before this frame (default: the last)")
     parser.add_argument("--stride", type=int, default=1, help="take every stride-th frame")
-    parser.add_argument("--max_gap", type=int, default=None, metavar="N",
-                        help="prepare and train on frame pairs at most N frames apart only (default: all pairs); "
-                             "disk use grows as frames x N instead of frames², for long videos")
+    parser.add_argument("--max_gap", type=_max_gap, default=None, metavar="N|all",
+                        help="prepare and train on frame pairs at most N frames apart only: disk use grows as "
+                             "frames x N instead of frames²; all: every pair; default: every pair up to "
+                             f"{PAIR_BUDGET:,} pairs (71 frames), beyond that the widest window within them "
+                             f"(at least {MIN_AUTO_GAP}), said in one line")
+
+
+def _max_gap(text: str) -> int | str:
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of frames or 'all', got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,5 +95,6 @@ def run_settings(args: argparse.Namespace, workers: int | None = None) -> RunSet
     return RunSettings(preset=None if args.preset == "none" else args.preset, config_path=args.config,
                        overrides=overrides, device=args.device, grid_step=args.grid_step, flow=args.flow,
                        flow_options=tuple(sorted(flow_options(args).items())), max_side=args.max_side,
-                       max_gap=args.max_gap, workers=workers, start=args.start, end=args.end,
+                       max_gap=None if args.max_gap == "all" else args.max_gap,
+                       auto_max_gap=args.max_gap != "all", workers=workers, start=args.start, end=args.end,
                        stride=args.stride)
