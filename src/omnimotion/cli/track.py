@@ -36,7 +36,8 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("data_dir", help="data directory of the sequence (with color/ and out/)")
     parser.add_argument("--checkpoint", default=None,
                         help="model checkpoint; default: the newest DATA_DIR/out/*/model_*.pth")
-    queries = parser.add_argument_group("queries (pixels x,y; frames counted from 0)")
+    queries = parser.add_argument_group("queries (pixels x,y of the source video, see --video_size; frames "
+                                        "counted from 0)")
     queries.add_argument("--points", action="append", default=[], metavar="X,Y@T",
                          help="a query point, e.g. 120,80@0; repeat for more (without @T: --frame)")
     queries.add_argument("--points_file", default=None, metavar="FILE",
@@ -53,7 +54,8 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--side_by_side", action="store_true",
                         help="put the plain input left of --video and --grid_video")
     parser.add_argument("--trail_length", type=int, default=10, help="frames of trail drawn in --video")
-    parser.add_argument("--summary", default=None, help="also write a PNG of the trajectories over frame 0")
+    parser.add_argument("--summary", default=None,
+                        help="also write a PNG of the whole trajectories over the query frame")
     parser.add_argument("--grid_video", default=None,
                         help="also write an mp4 of the points coloured by start position (rainbow grid)")
     parser.add_argument("--depth_video", default=None, help="also write the model's pseudo-depth as an mp4")
