@@ -130,3 +130,28 @@ def test_pictures_wide_enough_get_a_legend_and_the_summary_shows_the_query_frame
     errors = [np.median(np.abs(summary - frame)) for frame in dimmed]
     assert errors[1] < 1 and errors[0] > errors[1]
     assert cv2.imread(str(write_summary_png(tmp_path / "s2.png", wide, tracks))).shape[0] > 8 * H  # legend
+
+
+def test_picture_frames_come_from_the_source_video_at_the_picture_size(tmp_path):
+    from omnimotion.io.datadir import DataDir
+    from omnimotion.viz.videos import load_picture_frames, picture_hw
+
+    assert picture_hw((48, 64)) == (384, 512) and picture_hw((1080, 1920)) == (576, 1024)
+    assert picture_hw((600, 800)) == (600, 800)  # within 512..1024: the source size
+    clip = make_clip(num_frames=4, height=96, width=128, num_sprites=1, seed=2)
+    source = write_video(clip.video, tmp_path / "source.mp4", fps=10)
+    data = DataDir(tmp_path / "data")
+    data.color_dir.mkdir(parents=True)
+    for index, frame in enumerate(clip.video):  # the working frames, 64x48
+        small = cv2.resize(frame, (64, 48), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(data.color_dir / f"{index:05d}.png"), small[..., ::-1])
+    data.save_source_info({"path": str(source), "fps": 10.0, "native_hw": [96, 128], "start": 0, "end": None,
+                           "stride": 1})
+    sharp = load_picture_frames(DataDir(data.root), (96, 128))
+    assert sharp.shape == (4, 384, 512, 3)
+    enlarged_source = cv2.resize(_read_av(source)[2], (512, 384), interpolation=cv2.INTER_CUBIC).astype(int)
+    from_source = np.abs(sharp[2].astype(int) - enlarged_source).mean()
+    source.unlink()  # gone: the working frames are enlarged instead
+    soft = load_picture_frames(DataDir(data.root), (96, 128))
+    assert soft.shape == (4, 384, 512, 3)
+    assert from_source < np.abs(soft[2].astype(int) - enlarged_source).mean()

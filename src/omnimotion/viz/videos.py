@@ -38,7 +38,7 @@ __all__ = ["write_tracks_video", "write_grid_video", "write_summary_png", "write
 
 logger = logging.getLogger(__name__)
 
-PICTURE_SIDE = (512, 1280)
+PICTURE_SIDE = (512, 1024)
 """Pictures are drawn with their longest side in this range of pixels: at the tracks' own size (the source
 video's, for video inputs) when it fits, else scaled to the nearer bound, so that points and trails on small
 working frames can be told apart and long 4K clips stay affordable in memory."""
@@ -67,9 +67,10 @@ def load_picture_frames(data: DataDir, image_hw: tuple[int, int]) -> np.ndarray:
 
 
 def _source_frames(data: DataDir, target_hw: tuple[int, int]) -> np.ndarray | None:
-    """The recorded source's frames shrunk to at most ``target_hw``'s longest side; None if unavailable."""
+    """The recorded source's frames, shrunk to at most ``target_hw``'s longest side; None when the source is
+    gone, unreadable, or no sharper than ``color/``."""
     info = data.load_source_info()
-    if info is None or not Path(info.get("path") or "").exists() or max(info["native_hw"]) < max(target_hw):
+    if info is None or not Path(info.get("path") or "").exists() or max(info["native_hw"]) <= max(data.image_hw):
         return None
     try:
         frames = read_frames(info["path"], start=info.get("start", 0), end=info.get("end"),
