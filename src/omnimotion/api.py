@@ -41,8 +41,8 @@ from omnimotion.track.export import save_csv
 from omnimotion.train import fit, output_dir
 from omnimotion.viz.videos import load_picture_frames, write_grid_video, write_summary_png, write_tracks_video
 
-__all__ = ["track_video", "RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage", "track_stage",
-           "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "DEFAULT_MAX_SIDE", "make_config", "train_until_done",
+__all__ = ["track_video", "RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage",
+           "track_stage", "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "DEFAULT_MAX_SIDE", "make_config", "train_until_done",
            "track_with_model", "source_hw", "DEFAULT_GRID_POINTS"]
 
 logger = logging.getLogger(__name__)
@@ -235,8 +235,8 @@ def track_video(video: str | Path | np.ndarray, points: np.ndarray | Sequence | 
     ``frame`` their frame index: ``points`` ``[N, 2]`` (x, y) at ``frame`` or ``[N, 3]`` (t, x, y); or
     ``grid``, a grid every ``grid`` pixels; or ``mask``, bool ``[H, W]``: each of its pixels (with ``grid``:
     the grid points inside it). ``overrides``: config keys, e.g. ``{"num_iters": 1000}``.
-    ``work_dir`` keeps the prepared data and the fitted model, so a second call with other points reuses
-    them; None works in a temporary folder, removed afterwards. Call it under ``if __name__ == "__main__":``
+    ``work_dir`` keeps the prepared data and the fitted model of this video, so a second call with other points
+    reuses them (give each video its own); None works in a temporary folder, removed afterwards. Call it under ``if __name__ == "__main__":``
     (preprocessing spawns worker processes).
     """
     settings = RunSettings(preset=preset, overrides=tuple(override_arguments(overrides or {})), device=device)
@@ -261,12 +261,14 @@ def _folder(work_dir: str | Path | None) -> Iterator[Path]:
 
 
 def _frames_folder(video: np.ndarray, folder: Path) -> Path:
-    """uint8 ``[T, H, W, 3]`` RGB -> ``folder/00000.png ...`` (lossless); frames already there are kept."""
+    """uint8 ``[T, H, W, 3]`` RGB -> ``folder/00000.png ...`` (lossless)."""
     if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
         raise ValueError(f"video must be uint8 [T, H, W, 3] RGB frames, got {video.dtype} {video.shape}")
+    for stale in folder.glob("*.png") if folder.is_dir() else ():
+        if int(stale.stem) >= len(video):
+            stale.unlink()
     for index, image in enumerate(video):
-        if not (folder / f"{index:05d}.png").exists():
-            save_png(folder / f"{index:05d}.png", image)
+        save_png(folder / f"{index:05d}.png", image)
     return folder
 
 
