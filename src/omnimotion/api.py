@@ -10,14 +10,20 @@ Outputs under ``out_dir`` (a data directory in the official layout)::
     color/, raft_exhaustive/, raft_masks/, count_maps/, flow_stats.json   preprocessing
     out/<expname>/model_XXXXXX.pth                                          training
     tracks.npz, tracks.csv, tracks.mp4, tracks_grid.mp4, tracks_summary.png  tracks of a query grid at frame 0
+
+Tracks and pictures are in the source video's pixels (the working size of ``color/`` stays internal), and the
+tracks are corrected by the flows in the mode the model was trained with, exactly as ``omnimotion track``
+does with its defaults. ``track_video`` is the one call from a video (file or array) to track arrays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -28,13 +34,16 @@ from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.pairs import ChunkMap
 from omnimotion.preprocess.pipeline import prepare
-from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
+from omnimotion.preprocess.plan import plan_pairs
+from omnimotion.track import QueryError, Tracker, Tracks, grid_queries, mask_queries, save_tracks
+from omnimotion.track.queries import validate_queries
 from omnimotion.track.export import save_csv
 from omnimotion.train import fit, output_dir
-from omnimotion.viz.videos import write_grid_video, write_summary_png, write_tracks_video
+from omnimotion.viz.videos import load_picture_frames, write_grid_video, write_summary_png, write_tracks_video
 
-__all__ = ["RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage", "track_stage",
-           "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "make_config", "train_until_done", "track_with_model", "DEFAULT_GRID_POINTS"]
+__all__ = ["track_video", "RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage",
+           "track_stage", "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "DEFAULT_MAX_SIDE", "make_config", "train_until_done",
+           "track_with_model", "source_hw", "DEFAULT_GRID_POINTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +57,11 @@ DEFAULT_PRESET = "surface"
 """The CPU-practical default: the fast single-surface variant. On 10 DAVIS clips it scores AJ 54.4 with its
 flow evidence, against 51.3 for chained flow from the same flows (0.3.0, DIS ``fine2x``); the faithful
 ``fast`` preset scores far below both, and takes longer (see README)."""
+
+DEFAULT_MAX_SIDE = 256
+"""Working size: frames are shrunk so that their longest side is at most this (the size every figure in the
+README was measured at; preprocessing and training time grow with the pixel count). Outputs stay in the
+source video's pixels."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
@@ -90,14 +104,21 @@ def train_until_done(data_dir: Path, cfg: OmniMotionConfig) -> Path:
     return fit(data_dir, cfg)
 
 
-def track_with_model(checkpoint: Path, queries: np.ndarray, device: str = "auto",
-                     output_hw: tuple[int, int] | None = None, fps: float = 10.0, data: DataDir | None = None,
-                     flow_evidence: str = "none") -> Tracks:
-    """Track ``queries [N, 3]`` (t, x, y) with a trained checkpoint (pixels of ``output_hw`` if given), then
-    correct them with the flows of ``data`` in mode ``flow_evidence`` (``omnimotion.track.evidence``)."""
-    tracker = Tracker.from_checkpoint(checkpoint, device=device, output_hw=output_hw, fps=fps)
-    tracks = tracker(queries)
-    return tracks if data is None else apply_flow_evidence(tracks, data, flow_evidence)
+def track_with_model(checkpoint: Path, queries: np.ndarray, data: DataDir, device: str = "auto",
+                     output_hw: tuple[int, int] | None = None, flow_evidence: str | None = None) -> Tracks:
+    """Track ``queries [N, 3]`` (t, x, y) with a checkpoint trained on ``data`` (pixels of ``output_hw`` if
+    given, else of ``data``'s frames), corrected by ``data``'s flows in mode ``flow_evidence`` (None: the mode
+    the checkpoint was trained with; ``omnimotion.track.evidence``). Frame rate: ``data``'s source video's."""
+    options = {} if flow_evidence is None else {"flow_evidence": flow_evidence}
+    tracker = Tracker.from_checkpoint(checkpoint, device=device, data_dir=data.root, output_hw=output_hw,
+                                      **options)
+    return tracker(queries, data)
+
+
+def source_hw(data: DataDir) -> tuple[int, int]:
+    """(H, W) of the video ``data`` was prepared from (``source.json``), else of its frames."""
+    info = data.load_source_info()
+    return info["native_hw"] if info is not None else data.image_hw
 
 
 @dataclass(frozen=True)
@@ -108,9 +129,11 @@ class RunSettings:
     preset, config_path, overrides: the training configuration (``make_config``).
     device: torch device of training and tracking ("auto", "cpu", "cuda").
     grid_step: pixels between tracked grid points (None: about ``DEFAULT_GRID_POINTS`` per side).
-    flow, max_side, chain_direct_max_gap, workers: preprocessing options (``prepare``; workers None: all cores).
-    max_gap: only pairs of frames at most this far apart are prepared and trained on (None: all pairs). Disk
-    use then grows as frames x max_gap instead of frames²; the flow vouches for tracks only that far.
+    flow, flow_options, max_side, chain_direct_max_gap, workers: preprocessing options (``prepare``; workers
+    None: all cores). start, end, stride: the frames of the input used (``prepare``).
+    max_gap: only pairs of frames at most this far apart are prepared and trained on. Disk use then grows as
+    frames x max_gap instead of frames²; the flow vouches for tracks only that far. None: all pairs, unless
+    ``auto_max_gap`` and they are too many (``omnimotion.preprocess.plan``).
     """
 
     preset: str | None = DEFAULT_PRESET
@@ -119,21 +142,27 @@ class RunSettings:
     device: str = "auto"
     grid_step: int | None = None
     flow: str = "dis"
-    max_side: int | None = 256
+    flow_options: tuple[tuple[str, Any], ...] = ()
+    max_side: int | None = DEFAULT_MAX_SIDE
     chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP
     workers: int | None = None
     max_gap: int | None = None
+    auto_max_gap: bool = True
+    start: int = 0
+    end: int | None = None
+    stride: int = 1
 
 
 def run(source: str | Path, out_dir: str | Path, *, preset: str | None = DEFAULT_PRESET,
         config_path: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
-        grid_step: int | None = None, flow: str = "dis", max_side: int = 256,
-        chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, max_gap: int | None = None,
-        progress: bool = True) -> RunOutputs:
+        grid_step: int | None = None, flow: str = "dis", max_side: int | None = DEFAULT_MAX_SIDE,
+        chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, max_gap: int | None = None, start: int = 0,
+        end: int | None = None, stride: int = 1, progress: bool = True) -> RunOutputs:
     """Video (file or frame folder) -> data directory, trained model, tracks of a grid, pictures."""
     settings = RunSettings(preset=preset, config_path=None if config_path is None else str(config_path),
                            overrides=tuple(overrides), device=device, grid_step=grid_step, flow=flow,
-                           max_side=max_side, chain_direct_max_gap=chain_direct_max_gap, max_gap=max_gap)
+                           max_side=max_side, chain_direct_max_gap=chain_direct_max_gap, max_gap=max_gap,
+                           start=start, end=end, stride=stride)
     return run_stages(source, out_dir, settings, progress)
 
 
@@ -147,11 +176,18 @@ def run_stages(source: str | Path, out_dir: str | Path, settings: RunSettings, p
 
 def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings, progress: bool = True,
                   flow_map: ChunkMap | None = None) -> DataDir:
-    """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes).
-    ``flow_map`` runs the flow pairs elsewhere in chunks (``omnimotion.preprocess.pairs.ChunkMap``)."""
-    return prepare(source, Path(out_dir), flow=settings.flow, max_side=settings.max_side,
-                   chain_direct_max_gap=settings.chain_direct_max_gap, max_gap=settings.max_gap,
-                   workers=settings.workers, progress=progress, flow_map=flow_map)
+    """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes), in a frame
+    window when ``plan_pairs`` says so. ``flow_map`` runs the flow pairs elsewhere in chunks
+    (``omnimotion.preprocess.pairs.ChunkMap``)."""
+    max_gap = settings.max_gap
+    if max_gap is None and settings.auto_max_gap:
+        max_gap = plan_pairs(source, start=settings.start, end=settings.end, stride=settings.stride,
+                             max_side=settings.max_side,
+                             chain_direct_max_gap=settings.chain_direct_max_gap).max_gap
+    return prepare(source, Path(out_dir), flow=settings.flow, flow_options=dict(settings.flow_options),
+                   max_side=settings.max_side, chain_direct_max_gap=settings.chain_direct_max_gap,
+                   max_gap=max_gap, workers=settings.workers, start=settings.start, end=settings.end,
+                   stride=settings.stride, progress=progress, flow_map=flow_map)
 
 
 def train_stage(data_dir: str | Path, settings: RunSettings) -> Path:
@@ -161,19 +197,20 @@ def train_stage(data_dir: str | Path, settings: RunSettings) -> Path:
 
 
 def track_stage(data_dir: str | Path, checkpoint: Path, settings: RunSettings) -> RunOutputs:
-    """Stage 3 of ``run``: track a grid of points from frame 0 and write tracks, videos and the summary."""
+    """Stage 3 of ``run``: track a grid of points from frame 0 and write tracks, videos and the summary, in the
+    source video's pixels (``grid_step`` counts them)."""
     data = DataDir(Path(data_dir))
-    height, width = data.image_hw
-    step = settings.grid_step or max(1, min(height, width) // DEFAULT_GRID_POINTS)
-    queries = grid_queries((height, width), step, frame=0, num_frames=data.num_frames)
+    video_hw = source_hw(data)
+    step = settings.grid_step or max(1, min(video_hw) // DEFAULT_GRID_POINTS)
+    queries = grid_queries(video_hw, step, frame=0, num_frames=data.num_frames)
     cfg = make_config(settings.preset, settings.config_path, settings.overrides, settings.device)
-    tracks = track_with_model(checkpoint, queries, settings.device, fps=data.recorded_fps(), data=data,
+    tracks = track_with_model(checkpoint, queries, data, settings.device, output_hw=video_hw,
                               flow_evidence=cfg.inference.flow_evidence)
     return _write_outputs(data, checkpoint, tracks)
 
 
 def _write_outputs(data: DataDir, checkpoint: Path, tracks: Tracks) -> RunOutputs:
-    frames = data.load_frames()
+    frames = load_picture_frames(data, tracks.image_hw)
     root = data.root
     outputs = RunOutputs(data_dir=root, checkpoint=checkpoint, tracks=root / "tracks.npz",
                          csv=root / "tracks.csv", video=root / "tracks.mp4", grid_video=root / "tracks_grid.mp4",
@@ -184,6 +221,73 @@ def _write_outputs(data: DataDir, checkpoint: Path, tracks: Tracks) -> RunOutput
     write_grid_video(outputs.grid_video, frames, tracks)
     write_summary_png(outputs.summary, frames, tracks)
     return outputs
+
+
+def track_video(video: str | Path | np.ndarray, points: np.ndarray | Sequence | None = None,
+                grid: int | None = None, mask: np.ndarray | None = None, *, frame: int = 0,
+                work_dir: str | Path | None = None, preset: str | None = DEFAULT_PRESET,
+                overrides: dict[str, Any] | None = None, device: str = "auto",
+                progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One call from a video to tracks: ``(tracks [N, T, 2] float32 (x, y), visible [N, T] bool)``, in pixels
+    of the video as given (``omnimotion.coords``), with the defaults of ``omnimotion run``.
+
+    ``video``: a video file or frame folder, or uint8 ``[T, H, W, 3]`` RGB frames. The query points, with
+    ``frame`` their frame index: ``points`` ``[N, 2]`` (x, y) at ``frame`` or ``[N, 3]`` (t, x, y); or
+    ``grid``, a grid every ``grid`` pixels; or ``mask``, bool ``[H, W]``: each of its pixels (with ``grid``:
+    the grid points inside it). ``overrides``: config keys, e.g. ``{"num_iters": 1000}``.
+    ``work_dir`` keeps the prepared data and the fitted model of this video, so a second call with other points
+    reuses them (give each video its own); None works in a temporary folder, removed afterwards. Call it under ``if __name__ == "__main__":``
+    (preprocessing spawns worker processes).
+    """
+    settings = RunSettings(preset=preset, overrides=tuple(override_arguments(overrides or {})), device=device)
+    make_config(settings.preset, None, settings.overrides, device)  # bad keys fail before any work
+    with _folder(work_dir) as folder:
+        source = _frames_folder(video, folder / "frames") if isinstance(video, np.ndarray) else video
+        data = prepare_stage(source, folder / "data", settings, progress=progress)
+        video_hw = source_hw(data)
+        queries = _video_queries(points, grid, mask, frame, video_hw, data.num_frames)  # before training
+        checkpoint = train_stage(data.root, settings)
+        tracks = track_with_model(checkpoint, queries, data, device, output_hw=video_hw)
+    return tracks.tracks, ~tracks.occluded
+
+
+@contextlib.contextmanager
+def _folder(work_dir: str | Path | None) -> Iterator[Path]:
+    if work_dir is not None:
+        yield Path(work_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="omnimotion-") as temporary:
+        yield Path(temporary)
+
+
+def _frames_folder(video: np.ndarray, folder: Path) -> Path:
+    """uint8 ``[T, H, W, 3]`` RGB -> ``folder/00000.png ...`` (lossless)."""
+    if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
+        raise ValueError(f"video must be uint8 [T, H, W, 3] RGB frames, got {video.dtype} {video.shape}")
+    for stale in folder.glob("*.png") if folder.is_dir() else ():
+        if int(stale.stem) >= len(video):
+            stale.unlink()
+    for index, image in enumerate(video):
+        save_png(folder / f"{index:05d}.png", image)
+    return folder
+
+
+def _video_queries(points: np.ndarray | Sequence | None, grid: int | None, mask: np.ndarray | None, frame: int,
+                   video_hw: tuple[int, int], num_frames: int) -> np.ndarray:
+    """Queries ``[N, 3]`` (t, x, y) from the one query source ``track_video`` was given."""
+    if (points is not None) + (grid is not None or mask is not None) != 1:
+        raise QueryError("give track_video one query source: points, grid or mask (grid and mask combine)")
+    if mask is not None and np.shape(mask)[:2] != tuple(video_hw):
+        raise QueryError(f"the mask is {np.shape(mask)[1]}x{np.shape(mask)[0]} but the video is "
+                         f"{video_hw[1]}x{video_hw[0]}; give a mask of the video's size")
+    if points is None:
+        if grid is not None:
+            return grid_queries(video_hw, grid, frame, num_frames, mask=mask)
+        return mask_queries(mask, frame, num_frames)
+    points = np.asarray(points, np.float32)
+    if points.ndim == 2 and points.shape[1] == 2:
+        points = np.concatenate([np.full((len(points), 1), frame, np.float32), points], axis=1)
+    return validate_queries(points, video_hw, num_frames)
 
 
 def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
@@ -203,7 +307,7 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
     cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
                       override_arguments(extra))
     checkpoint = train_until_done(data.root, cfg)
-    tracks = track_with_model(checkpoint, queries, device=cfg.train.device, data=data,
+    tracks = track_with_model(checkpoint, queries, data, device=cfg.train.device,
                               flow_evidence=cfg.inference.flow_evidence)
     return tracks.tracks, tracks.occluded
 

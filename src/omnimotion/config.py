@@ -13,7 +13,11 @@ carry a ``surface_`` prefix (``surface_num_bins``, ``surface_depth_tolerance``, 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import inspect
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,7 +31,7 @@ from omnimotion.train.options import TrainConfig
 
 __all__ = ["OmniMotionConfig", "InferenceConfig", "PRESETS", "build_parser", "parse_config", "load_config",
            "config_to_dict", "config_from_dict", "config_to_text", "UnknownConfigKeyError", "add_field_options",
-           "given_values", "parse_values", "resolve", "override_arguments"]
+           "given_values", "parse_values", "resolve", "override_arguments", "field_docs"]
 
 
 class UnknownConfigKeyError(ValueError):
@@ -132,20 +136,40 @@ def build_parser(parser: configargparse.ArgumentParser | None = None) -> configa
     return parser
 
 
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The first sentence of the docstring under each field of dataclass ``cls`` (fields without one are
+    left out); read from the source, as the docstrings are not kept at run time."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for statement, following in zip(body, body[1:]):
+        if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            text = " ".join(following.value.value.split())
+            docs[statement.target.id] = text.split(". ")[0].rstrip(".") + "."
+    return docs
+
+
 def add_field_options(parser) -> None:
-    """Add ``--<key>`` for every config field to an (configarg)argparse parser; defaults None = not given."""
+    """Add ``--<key>`` for every config field to an (configarg)argparse parser; defaults None = not given.
+    Each option's help is the first sentence of its field's docstring and its default."""
     for key, (section, fld) in _field_map().items():
         default = _default_of(fld)
-        help_text = f"[{section}] default {default!r}"
+        doc = field_docs(SECTIONS[section]).get(fld.name, "")
+        help_text = (f"{doc} (default: {default!r})" if doc else f"(default: {default!r})").replace("%", "%%")
         if isinstance(default, bool):
             # `--flag` alone (official store_true) or `--flag false` / `flag = False` in a file
-            parser.add_argument(f"--{key}", type=_to_bool, nargs="?", const=True, default=None, help=help_text)
+            parser.add_argument(f"--{key}", type=_to_bool, nargs="?", const=True, default=None, metavar="BOOL",
+                                help=help_text)
         elif isinstance(default, list):
-            parser.add_argument(f"--{key}", type=float, nargs="+", default=None, help=help_text)
+            parser.add_argument(f"--{key}", type=float, nargs="+", default=None, metavar="V", help=help_text)
         elif isinstance(default, tuple):
-            parser.add_argument(f"--{key}", type=type(default[0]), nargs="+", default=None, help=help_text)
+            parser.add_argument(f"--{key}", type=type(default[0]), nargs="+", default=None, metavar="V",
+                                help=help_text)
         else:
-            parser.add_argument(f"--{key}", type=type(default), default=None, help=help_text)
+            parser.add_argument(f"--{key}", type=type(default), default=None, metavar="V", help=help_text)
     parser.add_argument("-f", "--fff", default=None, help=configargparse.SUPPRESS)
 
 

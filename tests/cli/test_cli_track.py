@@ -45,10 +45,11 @@ def test_track_points_to_csv_video_and_summary(data_dir, tmp_path):
     direct = Tracker.from_checkpoint(data_dir / "out" / "exp" / "model_000010.pth", device="cpu",
                                      progress=False)(np.array([[0, 10, 12], [5, 30, 20]], np.float32))
     np.testing.assert_allclose(tracks, direct.tracks, atol=1e-5)
+    # pictures are enlarged to 512 px on the longest side, so that the points can be seen: 40x32 -> 512x410
     capture = cv2.VideoCapture(str(video))
-    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == T and int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 2 * W
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == T and int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 2 * 512
     capture.release()
-    assert cv2.imread(str(summary)).shape == (H, W, 3)
+    assert cv2.imread(str(summary)).shape == (410, 512, 3)
 
 
 def test_points_on_the_frame_border_are_tracked(data_dir, tmp_path):
@@ -74,10 +75,11 @@ def test_grid_in_original_video_pixels_to_npz(data_dir, tmp_path):
     tracks = load_tracks(out)
     assert tracks.image_hw == (64, 80) and tracks.num_points == 4 * 5
     assert (tracks.queries[:, 0] == 2).all()
-    for path in videos.values():  # drawn on / rendered at the data directory's frame size
+    sizes = {"grid": (410, 512), "depth": (H, W), "color": (H, W)}  # tracks drawn at >= 512 px, the model's
+    for name, path in videos.items():                               # renderings at its own frame size
         capture = cv2.VideoCapture(str(path))
         assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == T
-        assert (capture.get(cv2.CAP_PROP_FRAME_HEIGHT), capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == (H, W)
+        assert (capture.get(cv2.CAP_PROP_FRAME_HEIGHT), capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == sizes[name]
         capture.release()
 
 
@@ -120,10 +122,10 @@ def test_empty_mask_and_missing_checkpoint(data_dir, tmp_path, capsys):
     assert "train first" in capsys.readouterr().err
 
 
-def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows(data_dir, tmp_path):
+def with_exact_flows(data_dir, root):
+    """A copy of ``data_dir`` at ``root`` with the clip's exact flows and masks; returns the clip."""
     from omnimotion.io.datadir import DataDir
 
-    root = tmp_path / "seq"
     shutil.copytree(data_dir, root)
     clip, data = make_clip(num_frames=T, height=H, width=W, seed=1), DataDir(root)
     for i in range(T):
@@ -131,6 +133,12 @@ def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows
             flow, occluded = clip.flow(i, j)
             data.save_flow(i, j, flow)
             data.save_mask(i, j, ~occluded, np.zeros_like(occluded))
+    return clip
+
+
+def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows(data_dir, tmp_path):
+    root = tmp_path / "seq"
+    clip = with_exact_flows(data_dir, root)
     runs = {}
     for mode in ("none", "visibility", "positions"):
         # --occlusion_th -1: the model calls every point-frame occluded, so that the evidence has work to do
@@ -144,3 +152,27 @@ def test_flow_evidence_corrects_an_untrained_model_with_the_data_directory_flows
     np.testing.assert_array_equal(runs["visibility"].tracks, runs["none"].tracks)
     np.testing.assert_allclose(runs["positions"].tracks[~gt_occluded], gt[~gt_occluded], atol=0.05)
     assert np.abs(runs["none"].tracks - gt)[~gt_occluded].max() > 1  # the untrained model alone is off
+
+
+def test_tracker_from_checkpoint_takes_fps_and_flow_evidence_from_the_training_run(data_dir, tmp_path):
+    root = tmp_path / "seq"
+    with_exact_flows(data_dir, root)
+    (root / "source.json").write_text('{"path": "clip.mp4", "fps": 20.0, "native_hw": [32, 40], '
+                                      '"start": 0, "end": null, "stride": 1}')
+    path = root / "out" / "exp" / "model_000010.pth"
+    assert Tracker.from_checkpoint(path, device="cpu").fps == 20.0  # DATA_DIR of DATA_DIR/out/exp/model.pth
+    assert Tracker.from_checkpoint(path, device="cpu").flow_evidence == "none"  # not in this checkpoint
+    state = torch.load(path, weights_only=True)
+    state["config"]["inference"] = {"flow_evidence": "visibility"}
+    torch.save(state, path)
+    assert Tracker.from_checkpoint(path, device="cpu", fps=5).fps == 5
+    assert Tracker.from_checkpoint(path, device="cpu").flow_evidence == "visibility"
+    # `track` without --flow_evidence applies the checkpoint's mode
+    for name, extra in (("saved", []), ("visibility", ["--flow_evidence", "visibility"]),
+                        ("none", ["--flow_evidence", "none"])):
+        assert main(["track", str(root), "--grid", "8", "--occlusion_th", "-1", *extra,
+                     "--out", str(tmp_path / f"{name}.npz")]) == 0
+    saved, visibility, none = (load_tracks(tmp_path / f"{name}.npz") for name in ("saved", "visibility", "none"))
+    np.testing.assert_array_equal(saved.occluded, visibility.occluded)
+    assert saved.fps == 20.0
+    assert not np.array_equal(saved.occluded, none.occluded)  # the evidence changed something

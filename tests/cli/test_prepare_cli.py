@@ -32,9 +32,9 @@ def test_three_command_lines_end_to_end(tmp_path):
     clip = synthetic.make_clip(num_frames=6, height=48, width=48, num_sprites=2, motion="mixed", seed=0)
     synthetic.write_video(clip, tmp_path / "clip.mp4", fps=10)
     work = tmp_path / "work" / "clip"
-    # 1. omnimotion prepare clip.mp4 --out work/clip
+    # 1. omnimotion prepare clip.mp4 --out work/clip, with the official chaining rule
     assert main(["prepare", str(tmp_path / "clip.mp4"), "--out", str(work), "--workers", "1",
-                 "--no_progress"]) == 0
+                 "--chain_direct_max_gap", "official", "--no_progress"]) == 0
     prepared = outputs(work)
     assert len([k for k in prepared if k.startswith("raft_exhaustive/")]) == 30
     # 2. python main_processing.py --data_dir work/clip --chain: the same result from the same frames, made
@@ -123,3 +123,16 @@ def test_prepare_options_reach_the_pipeline(tmp_path, capsys, frames_dir):
                                        "--flow", "dis:fast", "--dis_preset", "medium"])
     assert "name different DIS presets" in message
     assert not (tmp_path / "o3").exists()
+
+
+def test_prepare_and_run_share_their_defaults():
+    from omnimotion.api import RunSettings
+    from omnimotion.cli.main import build_parser
+
+    parser = build_parser()
+    prepare_args = vars(parser.parse_args(["prepare", "clip.mp4", "--out", "o"]))
+    run_args = vars(parser.parse_args(["run", "clip.mp4"]))
+    shared = ("max_side", "flow", "flow_weights", "raft_small", "dis_preset", "start", "end", "stride", "max_gap")
+    assert {key: prepare_args[key] for key in shared} == {key: run_args[key] for key in shared}
+    assert prepare_args["max_side"] == RunSettings().max_side == 256
+    assert prepare_args["chain_direct_max_gap"] == RunSettings().chain_direct_max_gap == 1

@@ -30,7 +30,8 @@ def test_run_makes_tracks_and_pictures_then_resumes(tmp_path, capsys, caplog):
     assert (out / "out" / "surface" / "model_000004.pth").exists()  # the default preset
     with av.open(str(out / "tracks.mp4")) as container:  # readable by a second library
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    assert len(frames) == 5 and frames[0].shape == (32, 96, 3)  # input beside the tracks
+    # input beside the tracks, drawn at 512 px wide: 48x32 -> 512x341, padded to an even 342 for H.264
+    assert len(frames) == 5 and frames[0].shape == (342, 1024, 3)
     assert (out / "tracks_summary.png").stat().st_size > 0
     caplog.clear()
     with caplog.at_level("INFO"):
@@ -100,3 +101,47 @@ def test_eval_method_passes_preprocessing_options(tmp_path, monkeypatch):
         get_method("omnimotion")(video, np.zeros((1, 3), np.float32), tmp_path,
                                  MethodOptions(workers=3, extra={"cycle_th": "6", "max_gap": "8"}))
     assert seen["workers"] == 3 and seen["cycle_th"] == 6.0 and seen["max_gap"] == 8
+
+
+def test_run_and_track_agree_in_the_source_video_pixels(tmp_path, capsys):
+    # a non-square 80x48 clip, a pure pan with known motion, worked on at 40x24 (--max_side 40)
+    clip = make_clip(num_frames=5, height=48, width=80, num_sprites=0, motion="translate", seed=3)
+    video = tmp_path / "pan.mp4"
+    write_video(clip, video, fps=7)
+    out = tmp_path / "run"
+    assert main(["run", str(video), "--out", str(out), "--max_side", "40", "--grid_step", "16", *TINY]) == 0
+    assert DataDir(out).image_hw == (24, 40)
+    ran = load_tracks(out / "tracks.npz")
+    # the grid every 16 source pixels, centred: x 8..72, y 8..40, so beyond the 40x24 working frames
+    assert ran.image_hw == (48, 80) and ran.fps == pytest.approx(7) and ran.num_points == 5 * 3
+    assert ran.queries[:, 1].max() == 72 and ran.queries[:, 2].max() == 40
+    # the surface preset trusts the flow where it passed its cycle check: there the known pan, in source px
+    truth, _ = clip.track(ran.queries)
+    visible = ~ran.occluded
+    assert np.median(np.abs(ran.tracks - truth)[visible]) < 1.5
+    assert (out / "tracks.csv").read_text().startswith("# frame size 80x48 px, 7 fps\n")
+    with av.open(str(out / "tracks.mp4")) as container:  # drawn at 512 px wide, input beside the tracks
+        assert next(container.decode(video=0)).to_ndarray(format="rgb24").shape == (308, 1024, 3)
+    # `track` with its defaults gives the same tracks from the same model
+    assert main(["track", str(out), "--grid", "16", "--out", str(tmp_path / "again.npz")]) == 0
+    again = load_tracks(tmp_path / "again.npz")
+    np.testing.assert_array_equal(again.tracks, ran.tracks)
+    np.testing.assert_array_equal(again.occluded, ran.occluded)
+    assert again.image_hw == ran.image_hw and again.fps == ran.fps
+    # a query in source pixels outside the working frame is taken; one outside the video names its size
+    assert main(["track", str(out), "--points", "70,40@0", "--out", str(tmp_path / "p.csv")]) == 0
+    capsys.readouterr()
+    assert main(["track", str(out), "--points", "90,10@0", "--out", str(tmp_path / "p.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "80x48" in err and "--video_size" in err
+
+
+def test_run_takes_a_frame_range(tmp_path):
+    clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, seed=4)
+    video = tmp_path / "clip.mp4"
+    write_video(clip, video, fps=10)
+    out = tmp_path / "run"
+    assert main(["run", str(video), "--out", str(out), "--start", "1", "--end", "7", "--stride", "2",
+                 "--grid_step", "16", *TINY]) == 0
+    assert DataDir(out).num_frames == 3  # frames 1, 3, 5
+    assert load_tracks(out / "tracks.npz").num_frames == 3

@@ -44,10 +44,11 @@ def test_csv_columns_rows_and_round_trip(tmp_path):
     tracks = _random_tracks(n=3, t=4)
     save_tracks(tracks, tmp_path / "tracks.csv")
     lines = (tmp_path / "tracks.csv").read_text().splitlines()
-    assert lines[0] == "point_id,frame,x,y,visible" == ",".join(CSV_COLUMNS)
-    assert len(lines) == 1 + 3 * 4
+    assert lines[0] == "# frame size 64x48 px, 12.5 fps"  # the pixels x, y refer to (W x H)
+    assert lines[1] == "point_id,frame,x,y,visible" == ",".join(CSV_COLUMNS)
+    assert len(lines) == 2 + 3 * 4
     # row of point 1, frame 2 (sorted by point, then frame)
-    point_id, frame, x, y, visible = lines[1 + 1 * 4 + 2].split(",")
+    point_id, frame, x, y, visible = lines[2 + 1 * 4 + 2].split(",")
     assert (int(point_id), int(frame)) == (1, 2)
     assert np.float32(x) == tracks.tracks[1, 2, 0] and np.float32(y) == tracks.tracks[1, 2, 1]
     assert int(visible) == int(not tracks.occluded[1, 2])

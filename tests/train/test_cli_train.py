@@ -45,3 +45,14 @@ def test_official_shim_reports_missing_data(tmp_path):
                              "--data_dir", str(tmp_path / "seq")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "seq/color does not exist" in result.stderr and "omnimotion prepare" in result.stderr
+
+
+def test_train_without_a_preset_on_a_cpu_names_the_cpu_presets(synthetic_dir, tmp_path, caplog):
+    data, _ = synthetic_dir
+    with caplog.at_level("WARNING"):
+        assert main(["train", str(data.root), *TINY, "--save_dir", str(tmp_path / "runs")]) == 0
+    assert "official GPU configuration" in caplog.text and "--preset surface" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert main(["train", str(data.root), "--preset", "fast", *TINY, "--save_dir", str(tmp_path / "f")]) == 0
+    assert "official GPU configuration" not in caplog.text

@@ -34,8 +34,18 @@ def test_trail_covers_the_last_frames_only():
     # a 1 px anti-aliased line is not fully opaque: close to the colour, far from the grey
     assert out[20, 25][1] > 200 and out[20, 25][0] < 40
     assert out[20, 5].tolist() == [100, 100, 100] and out[20, 15].tolist() == [100, 100, 100]
-    everything = draw_tracks(_grey(), tracks, np.zeros((1, 4), bool), 3, GREEN, trail_length=10, radius=1)
+    everything = draw_tracks(_grey(), tracks, np.zeros((1, 4), bool), 3, GREEN, trail_length=10, radius=1,
+                             fade=False)
     assert everything[20, 5][1] > 200 and everything[20, 5][0] < 40
+
+
+def test_trail_fades_with_age():
+    # segments of ages 2, 1, 0 (newest last) of a 3-frame trail: opacity 1 - (age * 4 // 3) / 4 = 0.5, 0.75, 1
+    tracks = np.array([[[0.0, 20.0], [10.0, 20.0], [20.0, 20.0], [30.0, 20.0]]], np.float32)
+    out = draw_tracks(_grey(), tracks, np.zeros((1, 4), bool), 3, GREEN, trail_length=3, radius=1)
+    oldest, middle, newest = out[20, 5].astype(int), out[20, 15].astype(int), out[20, 25].astype(int)
+    assert oldest[1] < middle[1] < newest[1] and oldest[0] > middle[0] > newest[0]
+    assert abs(oldest[0] - 100 * 0.5) < 15  # red: half of the grey 100 is left where green is half opaque
 
 
 def test_draw_tracks_video_checks_frame_count():

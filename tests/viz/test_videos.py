@@ -112,3 +112,46 @@ def test_depth_and_color_videos(tmp_path):
 def test_point_radius_scales_with_the_frame():
     # 3 px at 480p as the official viz, 2 at TAP-Vid's 256x256, never below 1
     assert point_radius((480, 854)) == 3 and point_radius((256, 256)) == 2 and point_radius((32, 40)) == 1
+
+
+def test_pictures_wide_enough_get_a_legend_and_the_summary_shows_the_query_frame(tmp_path):
+    clip, _ = _clip_and_tracks()
+    queries = grid_queries((H, W), 16, frame=6)
+    tracks, occluded = clip.track(queries)
+    tracks = Tracks(tracks, occluded, queries, (H, W), fps=10)
+    wide = np.stack([cv2.resize(frame, (8 * W, 8 * H), interpolation=cv2.INTER_NEAREST) for frame in clip.video])
+    video = _read_av(write_tracks_video(tmp_path / "tracks.mp4", wide, tracks, trail_length=4))
+    assert video.shape[1] > 8 * H and video.shape[2] == 8 * W  # a band under the 512x384 frames
+    assert np.abs(video[:, 8 * H + 4:].astype(int) - 30).mean() < 60  # mostly the band's dark grey
+    png = write_summary_png(tmp_path / "summary.png", wide, tracks, legend=False)
+    summary = cv2.imread(str(png))[..., ::-1].astype(int)
+    # drawn on frame 6, dimmed to 60 %: away from the marks it matches frame 6, not frame 0
+    dimmed = [(frame.astype(float) * 0.6).round() for frame in (wide[0], wide[6])]
+    errors = [np.median(np.abs(summary - frame)) for frame in dimmed]
+    assert errors[1] < 1 and errors[0] > errors[1]
+    assert cv2.imread(str(write_summary_png(tmp_path / "s2.png", wide, tracks))).shape[0] > 8 * H  # legend
+
+
+def test_picture_frames_come_from_the_source_video_at_the_picture_size(tmp_path):
+    from omnimotion.io.datadir import DataDir
+    from omnimotion.viz.videos import load_picture_frames, picture_hw
+
+    assert picture_hw((48, 64)) == (384, 512) and picture_hw((1080, 1920)) == (576, 1024)
+    assert picture_hw((600, 800)) == (600, 800)  # within 512..1024: the source size
+    clip = make_clip(num_frames=4, height=96, width=128, num_sprites=1, seed=2)
+    source = write_video(clip.video, tmp_path / "source.mp4", fps=10)
+    data = DataDir(tmp_path / "data")
+    data.color_dir.mkdir(parents=True)
+    for index, frame in enumerate(clip.video):  # the working frames, 64x48
+        small = cv2.resize(frame, (64, 48), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(data.color_dir / f"{index:05d}.png"), small[..., ::-1])
+    data.save_source_info({"path": str(source), "fps": 10.0, "native_hw": [96, 128], "start": 0, "end": None,
+                           "stride": 1})
+    sharp = load_picture_frames(DataDir(data.root), (96, 128))
+    assert sharp.shape == (4, 384, 512, 3)
+    enlarged_source = cv2.resize(_read_av(source)[2], (512, 384), interpolation=cv2.INTER_CUBIC).astype(int)
+    from_source = np.abs(sharp[2].astype(int) - enlarged_source).mean()
+    source.unlink()  # gone: the working frames are enlarged instead
+    soft = load_picture_frames(DataDir(data.root), (96, 128))
+    assert soft.shape == (4, 384, 512, 3)
+    assert from_source < np.abs(soft[2].astype(int) - enlarged_source).mean()

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from omnimotion.batch import (DEFAULT_MAX_RETRIES, TaskResources, collect_status, expand_inputs, format_status_table,
                               plan_videos, ray_session, run_batch)
-from omnimotion.cli.main import UserError
+from omnimotion.cli.main import HelpFormatter, UserError
 from omnimotion.cli.run import add_run_options, run_settings
 from omnimotion.preprocess.pairs import DEFAULT_CHUNK_PAIRS
 
@@ -26,7 +26,7 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                     "stage (prepare, train, track). Each video gets OUT/<video name>/ (a data directory) with a "
                     "batch_status.json. Re-running the same command skips finished videos and finished stages. "
                     "A failing video is reported and the others go on; the exit code is 1 if any failed.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="video files, folders of jpg/png frames, globs ('videos/*.mp4'), or .txt lists with "
                              "one path per line (relative to the list's folder)")

@@ -6,6 +6,7 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
+from omnimotion.cli.main import HelpFormatter
 from omnimotion.cli.run import add_run_options, run_and_report
 
 __all__ = ["add_parser", "run", "demo_clip_path"]
@@ -18,7 +19,7 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
         name, help="run the whole pipeline on a small clip shipped with the package",
         description="Prepare, train (surface preset), track and render a 24-frame synthetic clip that ships "
                     "with the package; prints where the video and the tracks are.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--out", default="runs/demo", help="output data directory")
     add_run_options(parser)
     return parser

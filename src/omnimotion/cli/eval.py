@@ -16,7 +16,7 @@ from pathlib import Path
 import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method)
 from omnimotion.batch import ray_job_map
 from omnimotion.cli.batch import add_ray_options, connected_ray, task_resources
-from omnimotion.cli.main import parse_key_values
+from omnimotion.cli.main import HelpFormatter, parse_key_values
 from omnimotion.eval import (CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, available_methods, rescore_config,
                              run_evaluation)
 
@@ -30,7 +30,7 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
         name, help="measure trackers on TAP-Vid/BADJA/synthetic ground truth",
         description="Run each method on each video of a dataset and score it as the TAP-Vid benchmark does "
                     "(256x256 raster pixels, per-video metrics averaged over videos).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--dataset",
                         help="TAP-Vid .pkl, an .npz, a folder of .npz files (searched recursively), or "
                              "synthetic:K[,frames=50,size=256,sprites=3,points=64,motion=mixed,seed=0]")

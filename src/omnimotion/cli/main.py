@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-__all__ = ["main", "COMMAND_MODULES", "UserError", "parse_key_values"]
+__all__ = ["main", "COMMAND_MODULES", "UserError", "parse_key_values", "HelpFormatter"]
 
 # Sub-command name -> module in omnimotion.cli. Keep in pipeline order.
 COMMAND_MODULES: dict[str, str] = {
@@ -42,12 +42,26 @@ def parse_key_values(items: list[str], option: str = "--set") -> dict[str, str]:
     return values
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default once: not when its help already says it, nor for None and off switches."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == []
+        if "default:" in text or unset or action.default == argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from omnimotion import __version__
+
     parser = argparse.ArgumentParser(
         prog="omnimotion",
         description="Track every pixel of a video through the whole video (OmniMotion).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"omnimotion {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

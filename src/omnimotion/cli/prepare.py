@@ -12,23 +12,31 @@ import argparse
 import logging
 from typing import Any
 
-from omnimotion.cli.main import UserError, run_reporting_errors
+from omnimotion.api import CHAIN_DIRECT_MAX_GAP, DEFAULT_MAX_SIDE
+from omnimotion.cli.main import HelpFormatter, UserError, run_reporting_errors
 from omnimotion.flow.opencv import DEFAULT_DIS_PRESET, DIS_PRESETS
 
-__all__ = ["add_parser", "run", "main_processing", "filter_raft"]
+__all__ = ["add_parser", "run", "main_processing", "filter_raft", "add_flow_backend_options", "flow_options"]
 
 
-def _add_flow_arguments(parser: argparse.ArgumentParser, flow_default: str | None = "dis") -> None:
+def add_flow_backend_options(parser: argparse.ArgumentParser, flow_default: str | None = "dis") -> None:
+    """``--flow`` and the options of each backend (shared by prepare, run, demo and batch)."""
     parser.add_argument("--flow", default=flow_default, metavar="NAME",
                         help="optical-flow backend: dis (OpenCV, no weights) or raft (torchvision RAFT)")
     parser.add_argument("--flow_weights", default=None, metavar="PATH",
-                        help="raft: torchvision RAFT state dict; None = torchvision's weights cache")
-    parser.add_argument("--raft_small", action="store_true", help="raft: use RAFT-small instead of RAFT-large")
+                        help="raft: RAFT weights, torchvision's or the authors' key names, large or small "
+                             "(found from the file); default: torchvision's weights cache")
+    parser.add_argument("--raft_small", action="store_true",
+                        help="raft: RAFT-small (only needed without --flow_weights, to pick the cached file)")
     parser.add_argument("--dis_preset", default=None, choices=sorted(DIS_PRESETS),
                         help=f"dis: OpenCV's ultrafast, fast, medium, fine (medium at full resolution) or "
-                             f"fine2x (fine on frames upscaled 2x); default {DEFAULT_DIS_PRESET}; same as --flow "
-                             f"dis:<preset>")
-    parser.add_argument("--workers", type=int, default=None, help="processes; None = all cores")
+                             f"fine2x (fine on frames upscaled 2x); default: {DEFAULT_DIS_PRESET}; same as "
+                             "--flow dis:<preset>")
+
+
+def _add_flow_arguments(parser: argparse.ArgumentParser, flow_default: str | None = "dis") -> None:
+    add_flow_backend_options(parser, flow_default)
+    parser.add_argument("--workers", type=int, default=None, help="processes; default: all cores")
     parser.add_argument("--appearance", default="auto",
                         help="appearance check: auto (DINO features if present, else embedded), embedded, "
                              "dino (needs --dino_weights) or none")
@@ -41,7 +49,7 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
         name, help="video -> frames, all-pairs flow, filtered masks and chained flows (resumable)",
         description="Preprocess a video (mp4, mov, webm, avi, gif), a folder of jpg/png frames or a data "
                     "directory with color/ into the official OmniMotion data layout. Re-running resumes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("source", help="video file, frame folder, or data directory with color/")
     parser.add_argument("--out", required=True, help="output data directory")
     _add_flow_arguments(parser)
@@ -50,16 +58,19 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--start", type=int, default=0, help="first frame index")
     parser.add_argument("--end", type=int, default=None, help="stop before this frame index")
     parser.add_argument("--stride", type=int, default=1, help="take every stride-th frame")
-    parser.add_argument("--max_side", type=int, default=480, help="shrink so the longest side is at most this")
+    parser.add_argument("--max_side", type=int, default=DEFAULT_MAX_SIDE,
+                        help="shrink so the longest side is at most this (the working size; as 'omnimotion run')")
     parser.add_argument("--no_chain", action="store_true", help="skip chaining (the official code always chains)")
-    parser.add_argument("--chain_direct_max_gap", type=int, default=None, metavar="N",
+    parser.add_argument("--chain_direct_max_gap", type=_optional_gap, default=CHAIN_DIRECT_MAX_GAP, metavar="N",
                         help="chaining trusts direct flows only up to N frames apart and builds longer ones from "
-                             "checked chains (1: chains of consecutive flows only, measured more accurate with "
-                             "DIS); default: official rule, direct flows win wherever valid")
+                             "checked chains (1, as 'omnimotion run': chains of consecutive flows only, measured "
+                             "more accurate with DIS, and only those flows are computed); 'official': the "
+                             "official rule, direct flows win wherever valid")
     return parser
 
 
-def _flow_options(args: argparse.Namespace) -> dict[str, Any]:
+def flow_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The backend options given by ``add_flow_backend_options`` (for ``get_backend``)."""
     if args.flow.startswith("dis:") and args.dis_preset not in (None, args.flow[len("dis:"):]):
         raise UserError(f"--flow {args.flow} and --dis_preset {args.dis_preset} name different DIS presets; "
                         f"give one of them")
@@ -70,6 +81,16 @@ def _flow_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.flow == "raft":
         return {"weights": args.flow_weights, "small": args.raft_small}
     return {}  # unknown name: get_backend names the choices
+
+
+def _optional_gap(text: str) -> int | None:
+    """``--chain_direct_max_gap``: a number of frames, or ``official`` (None: the official rule)."""
+    if text.strip().lower() in ("official", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of frames or 'official', got {text!r}") from None
 
 
 def _appearance(args: argparse.Namespace) -> Any:
@@ -83,7 +104,7 @@ def _appearance(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from omnimotion.preprocess.pipeline import prepare
 
-    data = prepare(args.source, args.out, flow=args.flow, flow_options=_flow_options(args),
+    data = prepare(args.source, args.out, flow=args.flow, flow_options=flow_options(args),
                    cycle_th=args.cycle_th, max_gap=args.max_gap, workers=args.workers, start=args.start,
                    end=args.end, stride=args.stride, max_side=args.max_side, chain=not args.no_chain,
                    appearance=_appearance(args), chain_direct_max_gap=args.chain_direct_max_gap,

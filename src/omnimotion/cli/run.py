@@ -7,8 +7,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omnimotion.cli.main import parse_key_values
+from omnimotion.api import DEFAULT_MAX_SIDE
+from omnimotion.cli.main import HelpFormatter, parse_key_values
+from omnimotion.cli.prepare import add_flow_backend_options, flow_options
 from omnimotion.config import PRESETS, override_arguments
+from omnimotion.preprocess.plan import MIN_AUTO_GAP, PAIR_BUDGET
 
 if TYPE_CHECKING:
     from omnimotion.api import RunSettings
@@ -23,8 +26,9 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
         name, help="video -> data directory, trained model, tracks and videos (resumes finished stages)",
         description="Run the whole pipeline on a video file or a folder of frames: preprocessing "
                     "(frames, all-pairs flow, filtering, chaining), training, tracking a grid of points from "
-                    "frame 0, and rendering. Re-running the same command resumes where it stopped.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "frame 0, and rendering. Tracks and videos are in the source video's pixels. Re-running "
+                    "the same command resumes where it stopped.",
+        formatter_class=HelpFormatter)
     parser.add_argument("source", help="video file (mp4, mov, webm, avi, gif) or folder of jpg/png frames")
     parser.add_argument("--out", default=None, help="output data directory (default: runs/<name of source>)")
     add_run_options(parser)
@@ -41,13 +45,28 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="override one config key, e.g. --set num_iters=500 (repeatable)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device")
     parser.add_argument("--grid_step", type=int, default=None,
-                        help="pixels between tracked grid points (default: about 12 points per side)")
-    parser.add_argument("--flow", default="dis", help="optical flow backend (dis or raft)")
-    parser.add_argument("--max_side", type=int, default=256,
-                        help="resize frames so the longest side is at most this many pixels")
-    parser.add_argument("--max_gap", type=int, default=None, metavar="N",
-                        help="prepare and train on frame pairs at most N frames apart only (default: all pairs); "
-                             "disk use grows as frames x N instead of frames², for long videos")
+                        help="source-video pixels between tracked grid points (default: about 12 points per side)")
+    add_flow_backend_options(parser)
+    parser.add_argument("--max_side", type=int, default=DEFAULT_MAX_SIDE,
+                        help="working size: frames are shrunk so the longest side is at most this many pixels "
+                             "(outputs stay in the source video's pixels)")
+    parser.add_argument("--start", type=int, default=0, help="first frame of the input used")
+    parser.add_argument("--end", type=int, default=None, help="stop before this frame (default: the last)")
+    parser.add_argument("--stride", type=int, default=1, help="take every stride-th frame")
+    parser.add_argument("--max_gap", type=_max_gap, default=None, metavar="N|all",
+                        help="prepare and train on frame pairs at most N frames apart only: disk use grows as "
+                             "frames x N instead of frames²; all: every pair; default: every pair up to "
+                             f"{PAIR_BUDGET:,} pairs (71 frames), beyond that the widest window within them "
+                             f"(at least {MIN_AUTO_GAP}), said in one line")
+
+
+def _max_gap(text: str) -> int | str:
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of frames or 'all', got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,4 +94,7 @@ def run_settings(args: argparse.Namespace, workers: int | None = None) -> RunSet
     overrides = tuple(override_arguments(parse_key_values(args.set)))
     return RunSettings(preset=None if args.preset == "none" else args.preset, config_path=args.config,
                        overrides=overrides, device=args.device, grid_step=args.grid_step, flow=args.flow,
-                       max_side=args.max_side, max_gap=args.max_gap, workers=workers)
+                       flow_options=tuple(sorted(flow_options(args).items())), max_side=args.max_side,
+                       max_gap=None if args.max_gap == "all" else args.max_gap,
+                       auto_max_gap=args.max_gap != "all", workers=workers, start=args.start, end=args.end,
+                       stride=args.stride)

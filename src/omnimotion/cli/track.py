@@ -1,7 +1,8 @@
 """``omnimotion track DATA_DIR``: track query points with a trained model; write tracks and, optionally, pictures.
 
-Queries are in pixels of the frames in ``DATA_DIR/color`` unless ``--video_size`` names the size of the
-original video (then queries and tracks are in its pixels; conventions in ``omnimotion.coords``).
+Queries and tracks are in pixels of the original video when ``DATA_DIR/source.json`` records its size (a
+data directory made from a video or frame folder), else of the frames in ``DATA_DIR/color``; ``--video_size``
+chooses (conventions in ``omnimotion.coords``). The flow-evidence mode is the one the model was trained with.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from omnimotion.cli.main import UserError
+from omnimotion.cli.main import HelpFormatter, UserError
 from omnimotion.io.checkpoint import latest_checkpoint
 from omnimotion.io.datadir import DataDir
-from omnimotion.config import InferenceConfig
-from omnimotion.track import (FLOW_EVIDENCE_MODES, Tracker, apply_flow_evidence, dense_queries, grid_queries,
-                              load_mask, mask_queries, points_from_file, points_from_strings, save_tracks)
+from omnimotion.track import (FLOW_EVIDENCE_MODES, QueryError, Tracker, dense_queries, grid_queries, load_mask,
+                              mask_queries, points_from_file, points_from_strings, save_tracks)
 from omnimotion.track.export import TRACK_SUFFIXES
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
 from omnimotion.track.tracks import Tracks
@@ -32,11 +32,12 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
         name, help="track points through the whole video with a trained model",
         description="Track query points forwards and backwards through every frame of a trained sequence. "
                     "Give exactly one query source (--grid may be combined with --mask).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("data_dir", help="data directory of the sequence (with color/ and out/)")
     parser.add_argument("--checkpoint", default=None,
                         help="model checkpoint; default: the newest DATA_DIR/out/*/model_*.pth")
-    queries = parser.add_argument_group("queries (pixels x,y; frames counted from 0)")
+    queries = parser.add_argument_group("queries (pixels x,y of the source video, see --video_size; frames "
+                                        "counted from 0)")
     queries.add_argument("--points", action="append", default=[], metavar="X,Y@T",
                          help="a query point, e.g. 120,80@0; repeat for more (without @T: --frame)")
     queries.add_argument("--points_file", default=None, metavar="FILE",
@@ -53,21 +54,23 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--side_by_side", action="store_true",
                         help="put the plain input left of --video and --grid_video")
     parser.add_argument("--trail_length", type=int, default=10, help="frames of trail drawn in --video")
-    parser.add_argument("--summary", default=None, help="also write a PNG of the trajectories over frame 0")
+    parser.add_argument("--summary", default=None,
+                        help="also write a PNG of the whole trajectories over the query frame")
     parser.add_argument("--grid_video", default=None,
                         help="also write an mp4 of the points coloured by start position (rainbow grid)")
     parser.add_argument("--depth_video", default=None, help="also write the model's pseudo-depth as an mp4")
     parser.add_argument("--color_video", default=None, help="also write the model's rendered colours as an mp4")
     parser.add_argument("--occlusion_th", type=float, default=None,
                         help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
-    parser.add_argument("--flow_evidence", default=InferenceConfig.flow_evidence, choices=FLOW_EVIDENCE_MODES,
+    parser.add_argument("--flow_evidence", default=None, choices=FLOW_EVIDENCE_MODES,
                         help="correct tracks with DATA_DIR's flows: visible wherever the flow's cycle check "
                              "followed the point (visibility), also take the flow's position there (positions), "
-                             "or the model's output as it is (none)")
-    parser.add_argument("--video_size", default=None, metavar="WxH|source",
-                        help="size of the original video the frames were resized from, or 'source' for the "
-                             "size DATA_DIR/source.json records; queries and tracks are then in its pixels "
-                             "(default: the size of DATA_DIR/color frames)")
+                             "or the model's output as it is (none); default: the mode the model was trained "
+                             "with (positions for the surface preset), as 'omnimotion run' does")
+    parser.add_argument("--video_size", default=None, metavar="source|frames|WxH",
+                        help="the pixels of queries and tracks: the original video's (source, its size as "
+                             "DATA_DIR/source.json records it), DATA_DIR/color's frames (frames), or a size "
+                             "WIDTHxHEIGHT; default: source when source.json exists, else frames")
     parser.add_argument("--fps", type=float, default=None,
                         help="frame rate stored with the tracks and videos (default: the input video's, as "
                              "DATA_DIR/source.json records it, else 10)")
@@ -82,18 +85,19 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() not in TRACK_SUFFIXES:
         raise UserError(f"--out {args.out}: use a file ending in {', '.join(TRACK_SUFFIXES)}")
     frames_hw, num_frames = data.image_hw, data.num_frames
-    video_hw = _video_hw(args.video_size, data) if args.video_size else frames_hw
-    fps = args.fps if args.fps is not None else data.recorded_fps()
-    queries = select_queries(args, video_hw, num_frames)
+    video_hw = _video_hw(args.video_size, data)
+    queries = _queries_in(args, video_hw, data)
     checkpoint = Path(args.checkpoint) if args.checkpoint else newest_checkpoint(data.root)
     log.info("tracking %d points through %d frames with %s", len(queries), num_frames, checkpoint)
-    tracker = Tracker.from_checkpoint(checkpoint, device=args.device, chunk_size=args.chunk_size,
-                                      occlusion_th=args.occlusion_th, output_hw=video_hw, fps=fps)
+    options = {"flow_evidence": args.flow_evidence} if args.flow_evidence else {}
+    tracker = Tracker.from_checkpoint(checkpoint, device=args.device, data_dir=data.root,
+                                      chunk_size=args.chunk_size, occlusion_th=args.occlusion_th,
+                                      output_hw=video_hw, fps=args.fps, **options)
     if tracker.num_frames != num_frames or tracker.model_hw != frames_hw:
         raise UserError(f"{checkpoint} was trained on {tracker.num_frames} frames of {tracker.model_hw[1]}x"
                         f"{tracker.model_hw[0]} but {data.color_dir} has {num_frames} of {frames_hw[1]}x"
                         f"{frames_hw[0]}; pass the checkpoint trained on this data directory")
-    tracks = apply_flow_evidence(tracker(queries), data, args.flow_evidence)
+    tracks = tracker(queries, data)
     save_tracks(tracks, args.out)
     log.info("wrote %s (%d points, %.0f%% of point-frames visible)", args.out, tracks.num_points,
              100 * (1 - tracks.occluded.mean()))
@@ -107,7 +111,8 @@ def write_pictures(args: argparse.Namespace, data: DataDir, tracks: Tracks, mode
         return
     from omnimotion import viz  # only when pictures are wanted
 
-    frames = data.load_frames() if (args.video or args.summary or args.grid_video) else None
+    frames = viz.load_picture_frames(data, tracks.image_hw) if (args.video or args.summary or args.grid_video) \
+        else None
     if args.video:
         viz.write_tracks_video(args.video, frames, tracks, trail_length=args.trail_length,
                                with_input=args.side_by_side)
@@ -145,6 +150,18 @@ def select_queries(args: argparse.Namespace, image_hw: tuple[int, int], num_fram
     return dense_queries(image_hw, args.frame, num_frames)
 
 
+def _queries_in(args: argparse.Namespace, video_hw: tuple[int, int], data: DataDir) -> np.ndarray:
+    """``select_queries`` in pixels of ``video_hw``; a query outside the frame also says how to choose them."""
+    try:
+        return select_queries(args, video_hw, data.num_frames)
+    except QueryError as err:
+        if "outside" not in str(err):
+            raise
+        what = "the source video" if video_hw != data.image_hw else f"the frames of {data.color_dir}"
+        raise UserError(f"{err} of {what}; --video_size source|frames|WIDTHxHEIGHT chooses the pixels queries "
+                        "are given in") from None
+
+
 def newest_checkpoint(data_root: Path) -> Path:
     """The most recently written ``model_*.pth`` in any ``DATA_DIR/out/*/`` folder."""
     out = data_root / "out"
@@ -156,11 +173,16 @@ def newest_checkpoint(data_root: Path) -> Path:
     return max(found, key=lambda path: path.stat().st_mtime)
 
 
-def _video_hw(text: str, data: DataDir) -> tuple[int, int]:
-    """``--video_size``: ``source`` (the size ``source.json`` records) or ``WxH``, as (H, W)."""
+def _video_hw(text: str | None, data: DataDir) -> tuple[int, int]:
+    """``--video_size`` as (H, W): ``source`` (the size ``source.json`` records), ``frames`` (``color/``'s) or
+    ``WxH``; not given: the source's when recorded, else the frames'."""
+    info = data.load_source_info()
+    if text is None:
+        return info["native_hw"] if info is not None else data.image_hw
+    if text.strip().lower() == "frames":
+        return data.image_hw
     if text.strip().lower() != "source":
         return _parse_size(text)
-    info = data.load_source_info()
     if info is None:
         raise UserError(f"--video_size source: {data.source_info_path} does not exist (it is written by "
                         "'omnimotion prepare' from a video or frame folder); give the size as WIDTHxHEIGHT")

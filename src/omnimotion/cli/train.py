@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from omnimotion.cli.main import UserError
+from omnimotion.cli.main import HelpFormatter, UserError
 from omnimotion.config import (PRESETS, OmniMotionConfig, add_field_options, given_values, parse_config,
                                parse_values, resolve)
 
@@ -22,14 +22,16 @@ log = logging.getLogger(__name__)
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         name, help="fit the model to a prepared sequence (checkpoints in DATA_DIR/out/<expname>)",
+        usage="omnimotion train DATA_DIR [--preset NAME] [--config FILE] [--resume] [--KEY VALUE ...]",
         description="Fit OmniMotion to DATA_DIR (made by 'omnimotion prepare'). Without --resume the newest "
                     "checkpoint is reloaded automatically unless --no_reload (as the official trainer does). "
                     "Priority: command line > --config file > --preset > defaults.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("data_dir", help="prepared sequence directory")
     parser.add_argument("--config", default=None, help="config file in the official key = value format")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                        help="start from a preset (fast: minutes on a 2-core CPU at 256x256)")
+                        help="start from a preset: surface (the fast single-surface variant, as 'omnimotion run') "
+                             "or fast (the faithful method, CPU-sized); default: the official GPU configuration")
     parser.add_argument("--resume", action="store_true",
                         help="require a checkpoint to continue from (error if there is none)")
     add_field_options(parser.add_argument_group("official and training options (see configs/*.txt)"))
@@ -47,9 +49,21 @@ def run(args: argparse.Namespace) -> int:
     from omnimotion.train import fit
 
     cfg = build_config(args)
+    if args.preset is None and args.config is None:
+        warn_if_official_config_on_cpu(cfg)
     path = fit(cfg.data_dir, cfg, resume=args.resume)
     log.info("finished: %s", path)
     return 0
+
+
+def warn_if_official_config_on_cpu(cfg: OmniMotionConfig) -> None:
+    """The official configuration is sized for a GPU; on a CPU it takes days, so say which preset to use."""
+    from omnimotion.train.trainer import resolve_device
+
+    if resolve_device(cfg.train.device).type == "cpu":
+        log.warning("training with the official GPU configuration (%d steps) on a CPU takes days; for minutes, "
+                    "use --preset surface (the default of 'omnimotion run') or --preset fast (the faithful "
+                    "method, CPU-sized)", cfg.train.num_iters)
 
 
 def run_official(argv: list[str]) -> int:

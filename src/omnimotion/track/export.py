@@ -6,9 +6,10 @@ Coordinate conventions of each format
                 top-left corner of the top-left pixel and (1, 1) the bottom-right corner of the bottom-right
                 pixel, so ``x_norm = (x + 0.5) / W`` and ``y_norm = (y + 0.5) / H``; ``occluded [N, T]`` bool,
                 True = occluded (the layout of one example in ``tapvid_davis.pkl``, anchors.md §3).
-    CSV         one row per (point, frame), columns ``point_id, frame, x, y, visible``: x, y in pixels as in
-                tracks.npz, ``visible`` 1 (seen) or 0 (occluded or outside the frame); rows sorted by point
-                then frame. The CSV carries no query points or frame size.
+    CSV         a first line ``# frame size WxH px, F fps`` (the pixels x, y refer to), then one row per
+                (point, frame), columns ``point_id, frame, x, y, visible``: x, y in pixels as in tracks.npz,
+                ``visible`` 1 (seen) or 0 (occluded or outside the frame); rows sorted by point then frame.
+                The CSV carries no query points (read it with ``pandas.read_csv(path, comment="#")``).
     JSON        ``{"format", "image_hw": [H, W], "fps", "num_frames", "points": [{"id", "query": [t, x, y],
                 "xy": [[x, y], ...T], "occluded": [bool, ...T]}, ...]}``, pixels as in tracks.npz.
 
@@ -66,10 +67,10 @@ def save_tracks(tracks: Tracks, path: str | Path) -> None:
 
 
 def load_tracks(path: str | Path) -> Tracks:
-    """Read tracks.npz or the JSON export (the CSV lacks queries and frame size: use :func:`load_csv`)."""
+    """Read tracks.npz or the JSON export (the CSV lacks the query points: use :func:`load_csv`)."""
     suffix = _suffix(path)
     if suffix == ".csv":
-        raise ValueError(f"{path}: a CSV holds no query points or frame size; read it with load_csv, "
+        raise ValueError(f"{path}: a CSV holds no query points; read it with load_csv, "
                          "or export .npz/.json to load full Tracks")
     return Tracks.load(path) if suffix == ".npz" else load_tracks_json(path)
 
@@ -80,7 +81,9 @@ def save_csv(tracks: Tracks, path: str | Path) -> None:
     point_id, frame = np.divmod(np.arange(n * t), t)
     xy = tracks.tracks.reshape(-1, 2)
     visible = (~tracks.occluded.reshape(-1)).astype(np.int64)
+    height, width = tracks.image_hw
     with atomic_open(path, "w") as handle:
+        handle.write(f"# frame size {width}x{height} px, {tracks.fps:g} fps\n")
         handle.write(",".join(CSV_COLUMNS) + "\n")
         # one vectorised write: a dense export has millions of rows, csv.writer would take minutes
         table = np.empty((n * t, 5), dtype=object)
@@ -92,7 +95,7 @@ def save_csv(tracks: Tracks, path: str | Path) -> None:
 def load_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read a CSV written by :func:`save_csv` -> ``(tracks [N, T, 2] float32, occluded [N, T] bool)``."""
     path = Path(path)
-    text = path.read_text()
+    text = "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("#"))
     header = next(csv.reader(io.StringIO(text)), [])
     if tuple(col.strip() for col in header) != CSV_COLUMNS:
         raise CorruptFileError(f"{path}: expected the columns {','.join(CSV_COLUMNS)}, found {','.join(header)}")

@@ -30,15 +30,16 @@ from tqdm.auto import tqdm
 
 from omnimotion.coords import inside_image, pixel_grid, resize_points
 from omnimotion.io.checkpoint import SURFACE_MODEL_KEY, load_checkpoint
-from omnimotion.io.datadir import CorruptFileError
+from omnimotion.io.datadir import CorruptFileError, DataDir
 from omnimotion.io.threads import use_threads
 from omnimotion.model import OmniMotionModel, build_model, model_config_from_dict
 from omnimotion.model.render import project, select_max_weight
+from omnimotion.track.evidence import apply_flow_evidence, check_flow_evidence_mode
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "DEFAULT_CHUNK_SIZE",
-           "DEFAULT_OCCLUSION_TH"]
+__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "saved_flow_evidence",
+           "DEFAULT_CHUNK_SIZE", "DEFAULT_OCCLUSION_TH"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ class Tracker:
             when the model has one, else the official 0.99.
         output_hw: (H, W) of the video the queries and tracks refer to; None = the model's frame size.
         fps: frame rate stored in the returned Tracks.
+        flow_evidence: how a call with the data directory corrects the model's tracks with its flows
+            (``omnimotion.track.evidence``); ``from_checkpoint`` takes the mode the model was fitted with, so
+            that every entry point gives the same tracks from the same checkpoint.
         progress: show a tqdm progress bar.
         fast: with an ``OmniMotionModel``, reuse each query's source-ray work across target frames (same
             results; see ``_corresponder``); False always calls ``model.correspondences``.
@@ -93,7 +97,7 @@ class Tracker:
 
     def __init__(self, model: CorrespondenceModel, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  occlusion_th: float | None = None, output_hw: tuple[int, int] | None = None,
-                 fps: float = 10.0, progress: bool = True, fast: bool = True):
+                 fps: float = 10.0, flow_evidence: str = "none", progress: bool = True, fast: bool = True):
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be a positive number of point-frame pairs, got {chunk_size}")
         self.model = model
@@ -105,15 +109,26 @@ class Tracker:
         self.output_hw = self.model_hw if output_hw is None else (int(output_hw[0]), int(output_hw[1]))
         self.num_frames = int(model.num_frames)
         self.fps = float(fps)
+        check_flow_evidence_mode(flow_evidence)
+        self.flow_evidence = flow_evidence
         self.progress = progress
         self.fast = fast
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto", threads: int = 0, **kwargs) -> Tracker:
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", data_dir: str | Path | None = None,
+                        threads: int = 0, **kwargs) -> Tracker:
         """Load a model saved by training (``omnimotion.io.checkpoint``) and wrap it; kwargs go to __init__.
-        ``threads``: CPU threads (0: ``OMP_NUM_THREADS`` if set, else the free cores; ``omnimotion.io.threads``)."""
+
+        Unless given, ``flow_evidence`` is the checkpoint's and ``fps`` the frame rate recorded in the data
+        directory (``data_dir``, by default the one holding ``out/<expname>/`` of the checkpoint).
+        ``threads``: CPU threads (0: ``OMP_NUM_THREADS`` if set, else the free cores; ``omnimotion.io.threads``).
+        """
         use_threads(threads, "tracking")
-        return cls(load_model(path, device), **kwargs)
+        state = load_checkpoint(path, map_location="cpu")
+        kwargs.setdefault("flow_evidence", saved_flow_evidence(state))
+        if kwargs.get("fps") is None:
+            kwargs["fps"] = DataDir(data_dir or _data_dir_of(path)).recorded_fps()
+        return cls(model_from_state(state, path, device), **kwargs)
 
     @property
     def device(self) -> torch.device:
@@ -121,9 +136,16 @@ class Tracker:
         first = next(iter(params()), None) if callable(params) else None
         return first.device if first is not None else torch.device("cpu")
 
-    def __call__(self, queries: np.ndarray) -> Tracks:
-        """Track ``queries [N, 3]`` (t, x, y) in output-video pixels through every frame -> ``Tracks``."""
-        queries = validate_queries(queries, self.output_hw, self.num_frames)
+    def __call__(self, queries: np.ndarray, data: DataDir | None = None) -> Tracks:
+        """Track ``queries [N, 3]`` (t, x, y) in output-video pixels through every frame -> ``Tracks``.
+
+        With ``data``, the data directory the model was fitted on, the tracks are corrected by its flows in
+        mode ``self.flow_evidence``; without it they are the model's output as it is.
+        """
+        tracks = self._track(validate_queries(queries, self.output_hw, self.num_frames))
+        return tracks if data is None else apply_flow_evidence(tracks, data, self.flow_evidence)
+
+    def _track(self, queries: np.ndarray) -> Tracks:
         n, num_frames = len(queries), self.num_frames
         frames = queries[:, 0].astype(np.int64)
         correspond = self._corresponder(resize_points(queries[:, 1:], self.output_hw, self.model_hw), frames)
@@ -226,9 +248,18 @@ def load_model(path: str | Path, device: str = "auto") -> torch.nn.Module:
     The checkpoint must hold the resolved ``config`` and ``image_hw`` (written by ``omnimotion train``);
     official checkpoints lack them and are refused with a message saying so.
     """
+    return model_from_state(load_checkpoint(path, map_location="cpu"), path, device)
+
+
+def saved_flow_evidence(state: dict) -> str:
+    """The ``flow_evidence`` mode of the configuration a checkpoint was trained with ("none" if it has none)."""
+    return state.get("config", {}).get("inference", {}).get("flow_evidence", "none")
+
+
+def model_from_state(state: dict, path: str | Path, device: str = "auto") -> torch.nn.Module:
+    """``load_model`` from a checkpoint already read (``path`` names it in errors)."""
     from omnimotion.train.trainer import SUBMODULES, resolve_device  # the trainer's names and device rule
 
-    state = load_checkpoint(path, map_location="cpu")
     missing = [key for key in ("config", "image_hw", "num_imgs") if key not in state]
     if missing:
         raise CorruptFileError(f"checkpoint {path} lacks {missing}, so the model cannot be rebuilt; track with "
@@ -245,6 +276,12 @@ def load_model(path: str | Path, device: str = "auto") -> torch.nn.Module:
     logger.info("loaded %s (%s): %d frames of %dx%d", path, method, model.num_frames, model.width,
                 model.height)
     return model.to(resolve_device(device)).eval()
+
+
+def _data_dir_of(checkpoint: str | Path) -> Path:
+    """The data directory of a checkpoint saved by training as ``DATA_DIR/out/<expname>/model_*.pth``."""
+    parents = Path(checkpoint).resolve().parents
+    return parents[2] if len(parents) > 2 else parents[-1]
 
 
 def _frame_size(model) -> tuple[int, int]:
