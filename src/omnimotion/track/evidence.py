@@ -208,8 +208,13 @@ def _nearest_pixel(coordinate: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.rint(coordinate).astype(np.int64), 0, size - 1)
 
 
-def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str) -> Tracks:
-    """``tracks`` corrected by the flow evidence of ``data`` in ``mode`` (one of ``FLOW_EVIDENCE_MODES``)."""
+def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, bridges: bool = True,
+                        coherence: bool = True) -> Tracks:
+    """``tracks`` corrected by the flow evidence of ``data`` in ``mode`` (one of ``FLOW_EVIDENCE_MODES``).
+
+    ``bridges``: pick up points whose chain broke with flows that skip a frame (``omnimotion.track.bridge``;
+    needs the data directory's stage record). ``coherence`` (``positions``): carry points the flow does not
+    vouch for with their coherent neighbours (``omnimotion.track.coherence``) before the model's motion."""
     check_flow_evidence_mode(mode)
     if mode == "none":
         return tracks
@@ -217,12 +222,14 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str) -> Tracks:
         raise ValueError(f"tracks have {tracks.num_frames} frames but {data.root} has {data.num_frames}")
     queries = tracks.queries.copy()
     queries[:, 1:] = resize_points(queries[:, 1:], tracks.image_hw, data.image_hw)
-    evidence = flow_evidence(data, queries, with_points=mode == "positions", bridges=BridgeFlows.for_data(data))
+    evidence = flow_evidence(data, queries, with_points=mode == "positions",
+                             bridges=BridgeFlows.for_data(data) if bridges else None)
     lost = evidence.round_trip > ROUND_TRIP_OCCLUSION * max(data.image_hw)
     occluded = (tracks.occluded | lost) & ~evidence.reliable
     positions = tracks.tracks
     if evidence.points is not None:
-        carried = coherent_continuation(data, queries, evidence.reliable, evidence.points)
+        carried = (coherent_continuation(data, queries, evidence.reliable, evidence.points) if coherence
+                   else np.full_like(evidence.points, np.nan))
         known = evidence.reliable | np.isfinite(carried[..., 0])
         flow_points = resize_points(np.where(evidence.reliable[..., None], evidence.points, carried),
                                     data.image_hw, tracks.image_hw)

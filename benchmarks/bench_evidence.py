@@ -1,0 +1,93 @@
+"""What each part of the flow evidence adds, on models an evaluation already trained (run by hand).
+
+    omnimotion eval --dataset D --method omnimotion,chain --out OUT      # trains and tracks (minutes per clip)
+    python benchmarks/bench_evidence.py --dataset D --out OUT           # re-tracks each model, seconds per clip
+
+For every video of D with a finished model in ``OUT/work/<video>/omnimotion/data``, the model's own tracks are
+corrected by the data directory's flows in each variant, and scored as ``omnimotion eval`` scores them
+(TAP-Vid AJ / <delta_avg / OA / TC; on files with a ``valid`` mask also the last annotated frame, pooled over
+tracks):
+
+- ``model``: the model alone (``flow_evidence none``);
+- ``flow``: ``positions`` as before bridges and coherent continuation (flow where it vouches, model elsewhere);
+- ``+bridges``, ``+coherence``: one part added; ``both``: the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from omnimotion.eval.baselines import chain_tracks, FlowCache
+from omnimotion.eval.datasets import iter_videos
+from omnimotion.eval.metrics import within_fraction
+from omnimotion.eval.runner import _safe
+from omnimotion.eval.scoring import score_in_detail
+from omnimotion.eval.tapvid import sample_queries
+from omnimotion.flow import get_backend
+from omnimotion.io.checkpoint import load_checkpoint
+from omnimotion.io.datadir import DataDir
+from omnimotion.track import Tracker, apply_flow_evidence
+
+VARIANTS = {"flow": dict(bridges=False, coherence=False), "+bridges": dict(bridges=True, coherence=False),
+            "+coherence": dict(bridges=False, coherence=True), "both": dict(bridges=True, coherence=True)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--out", required=True, type=Path, help="the OUT of an 'omnimotion eval --method omnimotion'")
+    parser.add_argument("--query_mode", default="strided", choices=("strided", "first"))
+    args = parser.parse_args()
+    rows: dict[str, list[dict]] = {}
+    for source in iter_videos(args.dataset):
+        data_dir = args.out / "work" / _safe(source.name) / "omnimotion" / "data"
+        checkpoint = _finished_checkpoint(data_dir)
+        if checkpoint is None:
+            continue
+        video = source.load()
+        mode = "first" if video.valid is not None else args.query_mode
+        queries = sample_queries(video.tracks, video.occluded, mode, valid=video.valid)
+        data = DataDir(data_dir)
+        model = Tracker.from_checkpoint(checkpoint, device="cpu", flow_evidence="none", progress=False)(
+            queries.queries.astype(np.float32))
+        chain = chain_tracks(video.video, queries.queries, FlowCache(video.video, get_backend("dis"), data_dir))
+        results = {"chain": chain, "model": (model.tracks, model.occluded)}
+        for name, options in VARIANTS.items():
+            corrected = apply_flow_evidence(model, data, "positions", **options)
+            results[name] = (corrected.tracks, corrected.occluded)
+        line = [f"{source.name:24s}"]
+        for name, (tracks, occluded) in results.items():
+            scores = score_in_detail(video, queries, tracks, occluded, mode)
+            rows.setdefault(name, []).append(scores)
+            line.append(f"{name} {100 * scores['AJ']:.1f}")
+        print("  ".join(line), flush=True)
+    for name, scores in rows.items():
+        print(_summary(name, scores))
+
+
+def _finished_checkpoint(data_dir: Path) -> Path | None:
+    """The newest checkpoint in ``data_dir`` if its training reached ``num_iters``, else None."""
+    checkpoints = sorted(data_dir.glob("out/*/model_*.pth"))
+    if not checkpoints:
+        return None
+    state = load_checkpoint(checkpoints[-1], map_location="cpu")
+    return checkpoints[-1] if state["step"] >= state["config"]["train"]["num_iters"] else None
+
+
+def _summary(name: str, scores: list[dict]) -> str:
+    mean = {key: np.nanmean([s[key] for s in scores]) for key in ("AJ", "delta_avg", "OA", "TC")}
+    text = (f"{name:12s} AJ {100 * mean['AJ']:.1f}  <d {100 * mean['delta_avg']:.1f}  OA {100 * mean['OA']:.1f}  "
+            f"TC {mean['TC']:.2f}  ({len(scores)} videos)")
+    if "last_errors" in scores[0]:
+        errors = np.concatenate([np.asarray(s["last_errors"], float) for s in scores])
+        last_oa = np.nanmean([s["last_OA"] for s in scores])
+        text += (f"  | last frame, pooled over {len(errors)} tracks: d {100 * within_fraction(errors).mean():.1f}"
+                 f"  median {np.median(errors):.1f} px  OA (mean over videos) {100 * last_oa:.1f}")
+    return text
+
+
+if __name__ == "__main__":
+    main()
