@@ -9,8 +9,8 @@ corrected by the data directory's flows in each variant, and scored as ``omnimot
 tracks):
 
 - ``model``: the model alone (``flow_evidence none``);
-- ``flow``: ``positions`` as before bridges and coherent continuation (flow where it vouches, model elsewhere);
-- ``+bridges``, ``+coherence``: one part added; ``both``: the default.
+- ``flow``: ``positions`` without bridges (the flow where it vouches, the model's motion elsewhere);
+- ``flow+bridges``: the default (``omnimotion.track.bridge``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from omnimotion.io.checkpoint import load_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.track import Tracker, apply_flow_evidence
 
-VARIANTS = {"flow": dict(bridges=False, coherence=False), "+bridges": dict(bridges=True, coherence=False),
-            "+coherence": dict(bridges=False, coherence=True), "both": dict(bridges=True, coherence=True)}
+VARIANTS = {"flow": dict(bridges=False), "flow+bridges": dict(bridges=True)}
 
 
 def main() -> None:
@@ -53,7 +52,7 @@ def main() -> None:
         data = DataDir(data_dir)
         model = Tracker.from_checkpoint(checkpoint, device="cpu", flow_evidence="none", progress=False)(
             queries.queries.astype(np.float32))
-        chain = chain_tracks(video.video, queries.queries, FlowCache(video.video, get_backend("dis"), data_dir))
+        chain = chain_tracks(video.video, queries.queries, FlowCache(video.video, get_backend("dis")))  # as eval
         results = {"chain": chain, "model": (model.tracks, model.occluded)}
         for name, options in VARIANTS.items():
             corrected = apply_flow_evidence(model, data, "positions", **options)

@@ -49,7 +49,6 @@ from omnimotion.coords import inside_image, resize_points
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.warp import sample_bilinear
 from omnimotion.track.bridge import BRIDGE_GAP, BridgeFlows
-from omnimotion.track.coherence import coherent_continuation
 from omnimotion.track.tracks import Tracks
 
 __all__ = ["FLOW_EVIDENCE_MODES", "ROUND_TRIP_OCCLUSION", "FlowEvidence", "check_flow_evidence_mode",
@@ -208,13 +207,11 @@ def _nearest_pixel(coordinate: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.rint(coordinate).astype(np.int64), 0, size - 1)
 
 
-def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, bridges: bool = True,
-                        coherence: bool = True) -> Tracks:
+def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, bridges: bool = True) -> Tracks:
     """``tracks`` corrected by the flow evidence of ``data`` in ``mode`` (one of ``FLOW_EVIDENCE_MODES``).
 
     ``bridges``: pick up points whose chain broke with flows that skip a frame (``omnimotion.track.bridge``;
-    needs the data directory's stage record). ``coherence`` (``positions``): carry points the flow does not
-    vouch for with their coherent neighbours (``omnimotion.track.coherence``) before the model's motion."""
+    needs the data directory's stage record)."""
     check_flow_evidence_mode(mode)
     if mode == "none":
         return tracks
@@ -228,12 +225,8 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, bridges: bo
     occluded = (tracks.occluded | lost) & ~evidence.reliable
     positions = tracks.tracks
     if evidence.points is not None:
-        carried = (coherent_continuation(data, queries, evidence.reliable, evidence.points) if coherence
-                   else np.full_like(evidence.points, np.nan))
-        known = evidence.reliable | np.isfinite(carried[..., 0])
-        flow_points = resize_points(np.where(evidence.reliable[..., None], evidence.points, carried),
-                                    data.image_hw, tracks.image_hw)
-        positions = _stitch(tracks.tracks, flow_points, known, tracks.queries[:, 0].astype(np.int64))
+        flow_points = resize_points(evidence.points, data.image_hw, tracks.image_hw)
+        positions = _stitch(tracks.tracks, flow_points, evidence.reliable, tracks.queries[:, 0].astype(np.int64))
         occluded |= ~inside_image(positions, *tracks.image_hw)
     return Tracks(positions, occluded, tracks.queries, tracks.image_hw, tracks.fps)
 

@@ -1,62 +1,17 @@
-"""Coherent continuation: a point the flow stops vouching for moves on with the neighbours that moved with it."""
+"""Bridging flows: a point whose chain broke is picked up again by a flow that skips a frame."""
 
 import numpy as np
 import pytest
 from track_doubles import translating_clip, write_exact_data_dir
 
-from omnimotion.coords import inside_image
-from omnimotion.track import flow_evidence, grid_queries
-from omnimotion.track.coherence import MIN_HISTORY, coherent_continuation
+from omnimotion.track import flow_evidence
 
 
 @pytest.fixture(scope="module")
 def exact(tmp_path_factory):
     clip = translating_clip()
-    data = write_exact_data_dir(clip, tmp_path_factory.mktemp("coherence") / "clip")
-    queries = np.concatenate([grid_queries(data.image_hw, 9, frame=0), grid_queries(data.image_hw, 9, frame=11)])
-    gt, gt_occluded = clip.track(queries)
-    evidence = flow_evidence(data, queries, with_points=True)
-    carried = coherent_continuation(data, queries, evidence.reliable, evidence.points)
-    return clip, data, queries, gt, gt_occluded, evidence, carried
-
-
-def test_hidden_background_points_move_exactly_with_the_background_around_them(exact):
-    clip, data, queries, gt, gt_occluded, evidence, carried = exact
-    hidden = gt_occluded & inside_image(gt, *data.image_hw)
-    on_carried = np.isfinite(carried[..., 0])
-    assert (hidden & on_carried).sum() >= 10  # the square hides background points that have visible neighbours
-    # square pixels next to them move by (+3, +1) px per frame more: were they counted, positions would be off
-    np.testing.assert_allclose(carried[on_carried], gt[on_carried], atol=0.05)
-
-
-def test_frames_the_flow_vouches_for_are_left_to_the_flow(exact):
-    *_, evidence, carried = exact
-    assert evidence.reliable.any()
-    assert np.isnan(carried[evidence.reliable]).all()
-
-
-def test_a_point_vouched_for_too_briefly_is_not_carried(exact):
-    clip, data, *_ = exact
-    # on the background just right of the square at frame 0; the square (+4 px/frame) covers it from frame 1
-    queries = np.array([[0, 18.0, 20.0]], np.float32)
-    _, hidden = clip.track(queries)
-    assert not hidden[0, 0] and hidden[0, 1]
-    evidence = flow_evidence(data, queries, with_points=True)
-    carried = coherent_continuation(data, queries, evidence.reliable, evidence.points)
-    assert MIN_HISTORY > 0 and np.isnan(carried[0, 1]).all()
-
-
-def test_without_pairs_beyond_the_window_nothing_is_carried_there(exact, tmp_path):
-    clip, data, queries, *_ = exact
-    import shutil
-
-    copy = type(data)(shutil.copytree(data.root, tmp_path / "copy"))
-    for j in range(4, clip.num_frames):
-        copy.mask_path(0, j).unlink()
-    evidence = flow_evidence(copy, queries, with_points=True)
-    carried = coherent_continuation(copy, queries, evidence.reliable, evidence.points)
-    from_zero = queries[:, 0] == 0
-    assert np.isnan(carried[from_zero][:, 4:]).all()
+    data = write_exact_data_dir(clip, tmp_path_factory.mktemp("bridge") / "clip")
+    return clip, data
 
 
 def test_a_bridge_picks_up_a_point_whose_chain_broke(exact, tmp_path):
@@ -64,7 +19,7 @@ def test_a_bridge_picks_up_a_point_whose_chain_broke(exact, tmp_path):
 
     from omnimotion.track.bridge import BridgeFlows
 
-    clip, data, *_ = exact
+    clip, data = exact
     copy = type(data)(shutil.copytree(data.root, tmp_path / "copy"))
     queries = np.array([[0, 40.0, 6.0], [0, 50.0, 40.0]], np.float32)  # background, never under the square
     gt, hidden = clip.track(queries)
@@ -94,7 +49,7 @@ def test_bridges_use_the_recorded_flow_backend_and_need_a_stage_record(exact, tm
     from omnimotion.io.atomic import save_json
     from omnimotion.track.bridge import BridgeFlows
 
-    clip, data, *_ = exact
+    clip, data = exact
     assert BridgeFlows.for_data(data) is None  # prepared elsewhere: no record, no bridges
     save_json(data.root / "omnimotion_state.json", {"flow": {"backend": "dis", "options": {"preset": "fast"}}})
     try:
@@ -107,7 +62,7 @@ def test_bridges_use_the_recorded_flow_backend_and_need_a_stage_record(exact, tm
 def test_bridging_flows_of_a_read_only_data_directory_are_kept_in_memory(exact, tmp_path, monkeypatch):
     import omnimotion.track.bridge as bridge
 
-    clip, data, *_ = exact
+    clip, data = exact
     calls = []
 
     def counting_flow(image_a, image_b):
