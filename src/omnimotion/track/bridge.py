@@ -1,4 +1,5 @@
-"""Bridging flows: flows between frames ``BRIDGE_GAP`` apart, which pick a point up again where its chain broke.
+"""Bridging flows: flows between frames a few apart (``BRIDGE_GAPS``), which pick a point up again where its
+chain broke.
 
 A chain of consecutive flows stops vouching for a point when one step fails its cycle check: a thin post
 passes in front of it for a frame, or motion blur spoils one pair. A flow that skips that frame, from the last
@@ -7,9 +8,9 @@ forward-backward check passes (``BRIDGE_CYCLE_PX``), the point is vouched for ag
 from that frame (``omnimotion.track.evidence``). What it gains is measured in the README ("Measured results").
 
 The flows are computed on first use with the data directory's own flow backend and options (its stage record),
-and kept in ``bridge_flows/`` beside ``raft_exhaustive/`` (in memory where that folder cannot be written) (float32 ``[H, W, 2]``, (dx, dy) px from the first
-frame to the second, the official naming), so later tracking reuses them. A data directory without a stage
-record (prepared elsewhere) gets no bridges.
+and kept in ``bridge_flows/`` beside ``raft_exhaustive/`` (float32 ``[H, W, 2]``, (dx, dy) px from the first
+frame to the second, the official naming; in memory where that folder cannot be written), so later tracking
+reuses them. A data directory without a stage record (prepared elsewhere) gets no bridges.
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.pipeline import StageRecord
 from omnimotion.preprocess.warp import sample_bilinear
 
-__all__ = ["BridgeFlows", "BRIDGE_GAP", "BRIDGE_CYCLE_PX", "BRIDGE_DIR"]
+__all__ = ["BridgeFlows", "BRIDGE_GAPS", "BRIDGE_CYCLE_PX", "BRIDGE_DIR"]
 
 logger = logging.getLogger(__name__)
 
-BRIDGE_GAP = 2  # frames a bridge spans: it skips one frame (gaps 4 and 8 added nothing on DAVIS)
+BRIDGE_GAPS = (2,)  # frames a bridge spans, tried shortest first
 BRIDGE_CYCLE_PX = 1.0  # largest forward-backward error of a bridge at 256 px (scaled with the longer side)
 BRIDGE_DIR = "bridge_flows"
 
 
 class BridgeFlows:
     """``bridges.cross(a, b, points [n, 2])`` -> (positions in frame b ``[n, 2]``, passed ``[n]`` bool) for frames
-    ``BRIDGE_GAP`` apart; flows come from ``backend(frame_a, frame_b)`` and are cached in ``bridge_flows/``."""
+    a bridge apart; flows come from ``backend(frame_a, frame_b)`` and are cached in ``bridge_flows/``."""
 
     def __init__(self, data: DataDir, backend):
         self.data = data

@@ -48,7 +48,7 @@ import numpy as np
 from omnimotion.coords import inside_image, resize_points
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.warp import sample_bilinear
-from omnimotion.track.bridge import BRIDGE_GAP, BridgeFlows
+from omnimotion.track.bridge import BRIDGE_GAPS, BridgeFlows
 from omnimotion.track.tracks import Tracks
 
 __all__ = ["FLOW_EVIDENCE_MODES", "ROUND_TRIP_OCCLUSION", "FlowEvidence", "check_flow_evidence_mode",
@@ -150,22 +150,25 @@ class _Follower:
         self.evidence.points[rows[hit], target] = at[hit] + _reliable_bilinear(flow, mask, at[hit])
 
     def _bridge(self, bridges: BridgeFlows, target: int) -> None:
-        """Points the flow lost at ``target`` but vouched for ``BRIDGE_GAP`` frames before: cross the bridge."""
-        before = target - BRIDGE_GAP * self.direction
-        if (before - self.source) * self.direction < 0:
-            return
-        if before == self.source:
-            lost, start = np.ones(len(self.xy), bool), self.xy
-        else:
-            lost, start = self.evidence.reliable[self.rows, before], self.evidence.points[self.rows, before]
-        lost &= ~self.evidence.reliable[self.rows, target]
-        if not lost.any():
-            return
-        landed, passed = bridges.cross(before, target, start[lost].astype(np.float32))
-        found = np.flatnonzero(lost)[passed]
-        self.evidence.reliable[self.rows[found], target] = True
-        self.evidence.points[self.rows[found], target] = landed[passed]
-        self.anchor[found], self.at[found], self.known[found], self.bridged[found] = target, landed[passed], True, True
+        """Points the flow lost at ``target`` but vouched for ``gap`` frames before cross a bridge, shortest
+        first (``BRIDGE_GAPS``)."""
+        for gap in BRIDGE_GAPS:
+            before = target - gap * self.direction
+            if (before - self.source) * self.direction < 0:
+                return
+            if before == self.source:
+                lost, start = np.ones(len(self.xy), bool), self.xy
+            else:
+                lost, start = self.evidence.reliable[self.rows, before], self.evidence.points[self.rows, before]
+            lost = lost & ~self.evidence.reliable[self.rows, target]
+            if not lost.any():
+                continue
+            landed, passed = bridges.cross(before, target, start[lost].astype(np.float32))
+            found = np.flatnonzero(lost)[passed]
+            self.evidence.reliable[self.rows[found], target] = True
+            self.evidence.points[self.rows[found], target] = landed[passed]
+            self.anchor[found], self.at[found] = target, landed[passed]
+            self.known[found], self.bridged[found] = True, True
 
 
 def _round_trip_miss(forward: np.ndarray, backward: np.ndarray, xy: np.ndarray) -> np.ndarray:
