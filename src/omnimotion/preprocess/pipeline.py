@@ -114,7 +114,7 @@ def _prepare_pairs(data: DataDir, record: StageRecord, backend: FlowBackend, *, 
     # re-filter before chaining again, exactly as a new threshold does.
     filter_options = {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance),
                       "chain_direct_max_gap": chain_direct_max_gap}
-    if _everything_current(record, filter_options, chain) and _outputs_intact(data, record, max_gap):
+    if _outputs_intact(data, record, max_gap) and _everything_current(record, filter_options, chain):
         logger.info("flow, filter (cycle_th %.2f px) and chaining already finished in %s; nothing to do",
                     cycle_th, data.root)
         return

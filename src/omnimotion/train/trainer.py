@@ -10,7 +10,8 @@ schedule of learning rates, checkpoints and mining).
 Outputs, under ``<data_dir>/<save_dir>/<expname>`` (an absolute ``save_dir`` is used as is):
 ``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (resolved configuration),
 ``flow_error.txt`` (per-frame hard-mining error) and ``logs/`` (tensorboard). A resumed run restores the
-model, optimiser, schedule, sampler and RNG states, so on CPU it reproduces an uninterrupted run exactly.
+model, optimiser, schedule, sampler and RNG states, so on CPU with one thread it reproduces an uninterrupted
+run exactly (with more threads this was not verified; README).
 """
 
 from __future__ import annotations
