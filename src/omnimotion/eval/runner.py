@@ -206,39 +206,44 @@ def _score_video(config: EvalConfig, source: VideoSource, names: list[str]) -> t
     except Exception as err:
         return [], [_failure(source.name, name, _describe(err)) for name in names]
     rows, failures = [], []
+    vouched_by_dir: dict[Path, np.ndarray] = {}  # methods that borrow the same data directory read it once
     for name in names:
         try:
-            rows.append(_score_method(config, video, queries, mode, name))
+            rows.append(_score_method(config, video, queries, mode, name, vouched_by_dir))
         except Exception as err:  # one unreadable result must not stop the others
             failures.append(_failure(source.name, name, _describe(err)))
     return rows, failures
 
 
-def _score_method(config: EvalConfig, video: EvalVideo, queries: QuerySet, query_mode: str,
-                  method_name: str) -> dict[str, Any]:
+def _score_method(config: EvalConfig, video: EvalVideo, queries: QuerySet, query_mode: str, method_name: str,
+                  vouched_by_dir: dict[Path, np.ndarray]) -> dict[str, Any]:
     path = _predictions_path(config.out_dir, video.name, method_name)
     saved = load_predictions(path)
     if saved.queries.shape != queries.queries.shape or not np.allclose(saved.queries, queries.queries, atol=1e-4):
         raise ValueError(f"{path} holds predictions for other queries than the dataset's; delete it to re-run")
-    vouched, evidence_note = _vouched(config.out_dir, video, queries, method_name)
+    vouched, evidence_note = _vouched(config.out_dir, video, queries, method_name, vouched_by_dir)
     scores = score_in_detail(video, queries, saved.tracks, saved.occluded, query_mode, vouched)
     return {"video": video.name, "group": video.group, "method": method_name, "query_mode": query_mode,
             "num_queries": int(len(queries.queries)), "seconds": saved.seconds, "evidence": evidence_note,
             **scores}
 
 
-def _vouched(out_dir: Path, video: EvalVideo, queries: QuerySet, method_name: str) -> tuple[np.ndarray | None, str]:
+def _vouched(out_dir: Path, video: EvalVideo, queries: QuerySet, method_name: str,
+             vouched_by_dir: dict[Path, np.ndarray]) -> tuple[np.ndarray | None, str]:
     """The flow-vouched mask from the clip's data directory (the method's own first), and where it came from:
-    the name of the method whose data directory it is, or a note why there is none."""
+    the name of the method whose data directory it is, or a note why there is none. ``vouched_by_dir`` keeps
+    the masks already read for this video."""
     clip_work = Path(out_dir) / "work" / _safe(video.name)
     own = clip_work / method_name / "data"
     others = sorted(p for p in clip_work.glob("*/data") if p != own) if clip_work.is_dir() else []
     for data_dir in [own, *others]:
-        if is_data_dir(data_dir):
+        if data_dir not in vouched_by_dir and is_data_dir(data_dir):
             try:
-                return flow_vouched(data_dir, queries.queries, video.video.shape[:3]), data_dir.parent.name
+                vouched_by_dir[data_dir] = flow_vouched(data_dir, queries.queries, video.video.shape[:3])
             except (ValueError, OSError) as err:
                 log.warning("%s: no flow-vouched split from %s (%s)", video.name, data_dir, err)
+        if data_dir in vouched_by_dir:
+            return vouched_by_dir[data_dir], data_dir.parent.name
     return None, NO_DATA_DIR
 
 
