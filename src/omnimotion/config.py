@@ -140,7 +140,10 @@ def build_parser(parser: configargparse.ArgumentParser | None = None) -> configa
 def field_docs(cls: type) -> dict[str, str]:
     """The first sentence of the docstring under each field of dataclass ``cls`` (fields without one are
     left out); read from the source, as the docstrings are not kept at run time."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):  # no source shipped (e.g. a zipped install): help without docstrings
+        return {}
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs = {}
     for statement, following in zip(body, body[1:]):
