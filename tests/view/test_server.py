@@ -17,7 +17,7 @@ from view_fixtures import checkpoint_of, make_run, running_server
 from omnimotion.cli.main import main
 from omnimotion.cli.track import newest_checkpoint
 from omnimotion.synthetic import make_clip, write_video
-from omnimotion.track import load_csv, load_tracks
+from omnimotion.track import Tracker, load_csv, load_tracks
 from omnimotion.view.server import WIRE_DECIMALS, static_files
 
 T, H, W = 6, 32, 40
@@ -58,12 +58,13 @@ def tracked_by_cli(run_dir, tmp_path, queries, suffix=".npz", extra=()):
     return out
 
 
-def test_info_describes_the_run(server):
+def test_info_describes_the_run(server, run_dir):
     status, _, body = request(server, "GET", "/api/info")
     info = json.loads(body)
     assert status == 200
     assert (info["num_frames"], info["image_hw"], info["has_depth"]) == (T, [H, W], True)
-    assert info["flow_evidence"] == "visibility"  # omnimotion track's default
+    # omnimotion track's default: the mode saved with the checkpoint
+    assert info["flow_evidence"] == Tracker.from_checkpoint(checkpoint_of(run_dir), device="cpu").flow_evidence
     assert info["checkpoint"] == "model_000010.pth"
 
 

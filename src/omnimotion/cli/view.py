@@ -11,9 +11,8 @@ import logging
 import webbrowser
 from pathlib import Path
 
-from omnimotion.cli.main import UserError
+from omnimotion.cli.main import HelpFormatter, UserError
 from omnimotion.cli.track import newest_checkpoint
-from omnimotion.config import InferenceConfig
 from omnimotion.io.datadir import DataDir
 from omnimotion.track import FLOW_EVIDENCE_MODES
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
@@ -32,7 +31,7 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
         description="Serve a local web page showing the run's video: click a pixel on any frame to see its "
                     "track through the whole video, drag a rectangle for the tracks of a region, export them "
                     "as CSV/JSON/npz (as 'omnimotion track') or an mp4.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("run_dir", help="output folder of 'omnimotion run', or a data directory with out/*/model_*.pth")
     parser.add_argument("--checkpoint", default=None,
                         help="model checkpoint; default: the newest RUN_DIR/out/*/model_*.pth")
@@ -40,8 +39,9 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="address to serve on; anything but a loopback address lets other machines in")
     parser.add_argument("--port", type=int, default=0, help="port to serve on (0: a free one, printed)")
     parser.add_argument("--no_browser", action="store_true", help="only print the address, open no browser")
-    parser.add_argument("--flow_evidence", default=InferenceConfig.flow_evidence, choices=FLOW_EVIDENCE_MODES,
-                        help="correct tracks with RUN_DIR's flows, as 'omnimotion track --flow_evidence'")
+    parser.add_argument("--flow_evidence", default=None, choices=FLOW_EVIDENCE_MODES,
+                        help="correct tracks with RUN_DIR's flows, as 'omnimotion track --flow_evidence' "
+                             "(default: the checkpoint's mode)")
     parser.add_argument("--occlusion_th", type=float, default=None,
                         help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

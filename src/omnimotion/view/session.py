@@ -2,8 +2,7 @@
 
 Everything model-facing goes through the package's own tracking path, so a point clicked in the viewer gets
 the track ``omnimotion track --points X,Y@T`` writes: ``Tracker`` (same occlusion threshold; the chunk size
-changes only the speed) followed by ``apply_flow_evidence`` with the same default mode
-(``InferenceConfig.flow_evidence``).
+changes only the speed) followed by ``apply_flow_evidence`` with the same default mode (the checkpoint's).
 Points are independent of each other in both steps, so tracks are computed once per query and kept in a
 bounded cache (``TrackCache``): exports and videos of what was already shown cost no model calls. The flow
 files read for the evidence are kept too (``CachedDataDir``): further clicks on a frame skip reading them.
@@ -23,13 +22,14 @@ from typing import Callable
 import numpy as np
 
 from omnimotion.config import InferenceConfig
+from omnimotion.io.checkpoint import load_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import write_video
 from omnimotion.model import OmniMotionModel
 from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
 from omnimotion.track.evidence import check_flow_evidence_mode
 from omnimotion.track.queries import QueryError, validate_queries
-from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE, load_model
+from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE, load_model, saved_flow_evidence
 from omnimotion.view.cache import CachedDataDir, TrackCache
 from omnimotion.viz import draw_tracks, point_radius, render_depth_frames
 
@@ -54,7 +54,7 @@ class ViewSession:
     Args:
         data: the run's data directory.
         tracker: a ``Tracker`` for its model, in the pixels of ``data``'s frames.
-        flow_evidence: mode of ``apply_flow_evidence`` (``omnimotion track``'s default unless told).
+        flow_evidence: mode of ``apply_flow_evidence`` (``ViewSession.open`` takes the checkpoint's).
         checkpoint: the checkpoint's path, shown on the page.
     """
 
@@ -80,10 +80,13 @@ class ViewSession:
 
     @classmethod
     def open(cls, run_dir: str | Path, checkpoint: str | Path, *, device: str = "auto",
-             flow_evidence: str = InferenceConfig.flow_evidence, occlusion_th: float | None = None,
+             flow_evidence: str | None = None, occlusion_th: float | None = None,
              chunk_size: int | None = None) -> ViewSession:
         """Load ``checkpoint`` for the run in ``run_dir`` (a data directory: ``omnimotion run``'s output);
-        ``chunk_size`` None picks the faster one for the model's kind (``SURFACE_CHUNK_SIZE``)."""
+        ``flow_evidence`` None takes the checkpoint's mode, as ``omnimotion track`` does; ``chunk_size`` None
+        picks the faster one for the model's kind (``SURFACE_CHUNK_SIZE``)."""
+        if flow_evidence is None:
+            flow_evidence = saved_flow_evidence(load_checkpoint(checkpoint, map_location="cpu"))
         data = CachedDataDir(run_dir)
         model = load_model(checkpoint, device)
         if chunk_size is None:
