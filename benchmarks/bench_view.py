@@ -94,7 +94,7 @@ def main() -> None:
         run_dir, checkpoint = Path(args.run_dir), Path(args.checkpoint)
     else:
         run_dir, checkpoint = make_run(Path(args.work), args.frames, args.size)
-    session = ViewSession.open(run_dir, checkpoint, device="cpu")
+    session = ViewSession.open(run_dir, checkpoint, device="cpu", flow_evidence="positions")  # run's default
     server = make_server(session)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = server.server_address[:2]
