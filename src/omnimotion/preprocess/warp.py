@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["sample_bilinear", "scale_points_to_grid"]
+__all__ = ["sample_bilinear", "scale_points_to_grid", "round_trip"]
 
 _MAP_COLS = 1024
 
@@ -56,3 +56,13 @@ def scale_points_to_grid(points: np.ndarray, image_hw: tuple[int, int],
     (height, width), (grid_h, grid_w) = image_hw, grid_hw
     scale = np.asarray([(grid_w - 1) / max(width - 1, 1), (grid_h - 1) / max(height - 1, 1)], np.float32)
     return np.asarray(points, np.float32) * scale
+
+
+def round_trip(forward: np.ndarray, backward: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``forward [H, W, 2]`` takes ``points [n, 2]`` (float32 ``[n, 2]``, possibly outside the image), and
+    how far from them ``backward`` brings that back (``[n]`` px; the way back starts from the nearest point
+    inside the image)."""
+    height, width = forward.shape[:2]
+    there = (points + sample_bilinear(forward, points)).astype(np.float32)
+    inside = np.clip(there, 0, [width - 1, height - 1]).astype(np.float32)
+    return there, np.linalg.norm(inside + sample_bilinear(backward, inside) - points, axis=-1)

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from omnimotion.coords import inside_image
 from omnimotion.flow import get_backend
 from omnimotion.io.atomic import save_npy
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.pipeline import StageRecord
-from omnimotion.preprocess.warp import sample_bilinear
+from omnimotion.preprocess.warp import round_trip
 
 __all__ = ["BridgeFlows", "BRIDGE_GAPS", "BRIDGE_CYCLE_PX", "BRIDGE_DIR"]
 
@@ -79,8 +80,6 @@ class BridgeFlows:
         """Where ``points [n, 2]`` of frame a land in frame b, and whether the flow back returns within
         ``BRIDGE_CYCLE_PX`` and the landing point is inside the image."""
         height, width = self.data.image_hw
-        there = points + sample_bilinear(self.flow(a, b), points)
-        inside = (there[:, 0] >= 0) & (there[:, 0] <= width - 1) & (there[:, 1] >= 0) & (there[:, 1] <= height - 1)
-        back = there + sample_bilinear(self.flow(b, a), np.clip(there, 0, [width - 1, height - 1]))
+        there, miss = round_trip(self.flow(a, b), self.flow(b, a), points)
         limit = BRIDGE_CYCLE_PX * max(height, width) / 256
-        return there.astype(np.float32), inside & (np.linalg.norm(back - points, axis=-1) < limit)
+        return there, inside_image(there, height, width) & (miss < limit)

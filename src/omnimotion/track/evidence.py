@@ -47,7 +47,7 @@ import numpy as np
 
 from omnimotion.coords import inside_image, resize_points
 from omnimotion.io.datadir import DataDir
-from omnimotion.preprocess.warp import sample_bilinear
+from omnimotion.preprocess.warp import round_trip, sample_bilinear
 from omnimotion.track.bridge import BRIDGE_GAPS, BridgeFlows
 from omnimotion.track.tracks import Tracks
 
@@ -146,7 +146,7 @@ class _Follower:
         flow = self.data.load_flow(anchor, target)
         hit = mask[_nearest_pixel(at[:, 1], height), _nearest_pixel(at[:, 0], width)]
         self.evidence.reliable[rows, target] = hit
-        self.evidence.round_trip[rows, target] = _round_trip_miss(flow, self.data.load_flow(target, anchor), at)
+        self.evidence.round_trip[rows, target] = round_trip(flow, self.data.load_flow(target, anchor), at)[1]
         self.evidence.points[rows[hit], target] = at[hit] + _reliable_bilinear(flow, mask, at[hit])
 
     def _bridge(self, bridges: BridgeFlows, target: int) -> None:
@@ -169,14 +169,6 @@ class _Follower:
             self.evidence.points[self.rows[found], target] = landed[passed]
             self.anchor[found], self.at[found] = target, landed[passed]
             self.known[found], self.bridged[found] = True, True
-
-
-def _round_trip_miss(forward: np.ndarray, backward: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Distance from ``xy [n, 2]`` to where ``forward [H, W, 2]`` and then ``backward`` take it (bilinear; the
-    way back starts from the nearest point inside the image)."""
-    height, width = forward.shape[:2]
-    there = np.clip(xy + sample_bilinear(forward, xy), 0, [width - 1, height - 1]).astype(np.float32)
-    return np.linalg.norm(there + sample_bilinear(backward, there) - xy, axis=-1)
 
 
 def _reliable_bilinear(flow: np.ndarray, reliable: np.ndarray, xy: np.ndarray) -> np.ndarray:
