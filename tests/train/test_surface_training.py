@@ -161,7 +161,7 @@ def test_user_depth_maps_initialise_a_fresh_surface_run_as_depth_init_says(synth
 
     from omnimotion.io.atomic import save_npy
     from omnimotion.io.datadir import DataDir, DataDirError
-    from omnimotion.model.surface import depth_map_path
+    from omnimotion.io.depth_maps import depth_map_path
 
     source, clip = synthetic_dir
     data = DataDir(shutil.copytree(source.root, tmp_path / "clip"))

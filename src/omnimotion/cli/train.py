@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 def warn_if_official_config_on_cpu(cfg: OmniMotionConfig) -> None:
     """The official configuration is sized for a GPU; on a CPU it takes days, so say which preset to use."""
-    from omnimotion.train.trainer import resolve_device
+    from omnimotion.io.device import resolve_device
 
     if resolve_device(cfg.train.device).type == "cpu":
         log.warning("training with the official GPU configuration (%d steps) on a CPU takes days; for minutes, "

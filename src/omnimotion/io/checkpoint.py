@@ -1,10 +1,11 @@
 """Training checkpoints: official naming and keys, atomic writes, validated loading.
 
-A checkpoint is ``<out_dir>/model_{step:06d}.pth`` holding a dict with the official keys
-``optimizer``, ``scheduler``, ``deform_mlp``, ``feature_mlp``, ``color_mlp`` (state dicts) and ``num_imgs``,
-plus this package's ``step``, ``sampler`` (sampler state), ``rng`` (torch RNG state) and ``config`` (the
-resolved configuration as a nested dict). A ``method = surface`` checkpoint (the fast single-surface model)
-holds ``method`` and ``surface_model`` (its state dict) in place of the three network entries. Loading uses ``torch.load(weights_only=True)``: checkpoints
+A checkpoint is ``<out_dir>/model_{step:06d}.pth`` holding a dict. Every one holds the official run entries
+``optimizer``, ``scheduler`` (state dicts) and ``num_imgs``; this package adds ``step``, ``sampler`` (sampler
+state), ``rng`` (torch RNG state), ``config`` (the resolved configuration as a nested dict), ``image_hw`` and
+``method``, the name of the model variant. The model's weights sit under entries the variant names
+(``omnimotion.model.variant``): an official checkpoint has no ``method`` and holds the faithful model's
+``deform_mlp``, ``feature_mlp``, ``color_mlp``. Loading uses ``torch.load(weights_only=True)``: checkpoints
 hold only tensors and plain Python values, so no code is executed.
 """
 
@@ -19,12 +20,17 @@ import torch
 from omnimotion.io.atomic import atomic_open
 from omnimotion.io.datadir import CorruptFileError
 
-__all__ = ["OFFICIAL_KEYS", "SURFACE_MODEL_KEY", "CorruptCheckpointError", "checkpoint_path", "save_checkpoint",
-           "load_checkpoint", "latest_checkpoint", "checkpoint_step"]
+__all__ = ["OFFICIAL_KEYS", "OFFICIAL_MODEL_KEYS", "RUN_KEYS", "OFFICIAL_METHOD", "CorruptCheckpointError",
+           "checkpoint_path", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "checkpoint_step",
+           "stored_method", "require_entries"]
 
 OFFICIAL_KEYS = ("optimizer", "scheduler", "deform_mlp", "feature_mlp", "color_mlp", "num_imgs")
-SUBMODULE_KEYS = ("deform_mlp", "feature_mlp", "color_mlp")
-SURFACE_MODEL_KEY = "surface_model"
+OFFICIAL_MODEL_KEYS = ("deform_mlp", "feature_mlp", "color_mlp")
+"""The model entries of an official checkpoint (one state dict per network of the faithful model)."""
+RUN_KEYS = tuple(key for key in OFFICIAL_KEYS if key not in OFFICIAL_MODEL_KEYS)
+"""The entries every checkpoint holds beside its model's weights."""
+OFFICIAL_METHOD = "omnimotion"
+"""The model variant of a checkpoint without a ``method`` entry (the official trainer writes none)."""
 _NAME = re.compile(r"^model_(\d+)\.pth$")
 
 
@@ -46,7 +52,7 @@ def checkpoint_step(path: str | Path) -> int:
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` atomically (a crash leaves the previous file, never a truncated one)."""
-    missing = [key for key in _required_keys(state, OFFICIAL_KEYS) if key not in state]
+    missing = [key for key in _required_keys(state) if key not in state]
     if missing:
         raise ValueError(f"checkpoint state lacks the official key(s) {missing}")
     path = Path(path)
@@ -55,10 +61,10 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
-                    required: tuple[str, ...] = ("deform_mlp", "feature_mlp", "color_mlp")) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint; a missing file raises FileNotFoundError, an unreadable or incomplete one
-    CorruptCheckpointError naming the file (never silently ignored)."""
+    CorruptCheckpointError naming the file (never silently ignored). The entries of a named ``method``'s
+    model are checked by whoever loads that model (``require_entries``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; train first with 'omnimotion train'")
@@ -70,19 +76,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
                                      "--no_reload") from err
     if not isinstance(state, dict):
         raise CorruptCheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict")
-    missing = [key for key in _required_keys(state, required) if key not in state]
-    if missing:
-        raise CorruptCheckpointError(f"checkpoint {path} lacks {missing}; it was not written by "
-                                     "omnimotion or the official trainer")
+    if "method" not in state:
+        require_entries(state, OFFICIAL_MODEL_KEYS, path)
     return state
 
 
-def _required_keys(state: dict[str, Any], faithful: tuple[str, ...]) -> tuple[str, ...]:
-    """Keys a checkpoint must hold: ``faithful`` for the OmniMotion model; a surface-method checkpoint
-    (``method = surface``) holds ``surface_model`` instead of the three official network entries."""
-    if state.get("method", "omnimotion") != "surface":
-        return faithful
-    return tuple(k for k in faithful if k not in SUBMODULE_KEYS) + (SURFACE_MODEL_KEY,)
+def require_entries(state: dict[str, Any], keys: tuple[str, ...], path: str | Path) -> None:
+    """Raise CorruptCheckpointError naming ``path`` and the ``keys`` it lacks, if any."""
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise CorruptCheckpointError(f"checkpoint {path} lacks {missing}; it was not written by "
+                                     "omnimotion or the official trainer")
+
+
+def stored_method(state: dict[str, Any]) -> str:
+    """The name of the model variant a checkpoint holds (``OFFICIAL_METHOD`` when it names none)."""
+    return state.get("method", OFFICIAL_METHOD)
+
+
+def _required_keys(state: dict[str, Any]) -> tuple[str, ...]:
+    """Keys a state must hold to be saved: the run entries, and the official networks unless it names its
+    ``method`` (whose variant then supplied its own model entries)."""
+    return RUN_KEYS + (() if "method" in state else OFFICIAL_MODEL_KEYS)
 
 
 def latest_checkpoint(out_dir: str | Path) -> Path | None:

@@ -1,52 +1,99 @@
-"""Model factory: which model a configuration builds (``method``: ``omnimotion`` | ``surface``).
+"""The registry of model variants: the one place that turns a method name into a ``ModelVariant``.
 
-The faithful ``OmniMotionModel`` is built from a ``ModelConfig``, the fast single-surface ``SurfaceModel``
-(spec §8.1) from a ``SurfaceModelConfig``; both offer the tracker's interface (``correspondences``,
-``occlusion_score``, ``render_depth``). ``image_hw`` is (H, W) of the fitted frames in pixels.
+Built in: ``omnimotion`` (the faithful ``OmniMotionModel``) and ``surface`` (the fast single-surface
+``SurfaceModel``). A new variant is a folder under ``omnimotion.model`` with its model and ``ModelVariant``,
+registered here with one ``register_variant`` line (and its losses in ``omnimotion.train.variant_losses``).
+``image_hw`` is (H, W) of the fitted frames in pixels.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from omnimotion.model.config import ModelConfig
-from omnimotion.model.omnimotion import OmniMotionModel
-from omnimotion.model.surface import SurfaceModel, SurfaceModelConfig
+from omnimotion.io.checkpoint import require_entries, stored_method
+from omnimotion.io.datadir import CorruptFileError
+from omnimotion.model.omnimotion import OmniMotionVariant
+from omnimotion.model.surface import SurfaceVariant
+from omnimotion.model.variant import ModelVariant
 
-__all__ = ["METHODS", "build_model", "method_config", "model_config_from_dict"]
+__all__ = ["register_variant", "get_variant", "variant_names", "color_variants", "variant_of", "build_model",
+           "model_from_checkpoint", "load_model_state"]
 
-METHODS = ("omnimotion", "surface")
-
-
-def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; set method to one of {list(METHODS)}")
+_VARIANTS: dict[str, ModelVariant] = {}
 
 
-def method_config(method: str, model_cfg: ModelConfig, surface_cfg: SurfaceModelConfig | None
-                  ) -> ModelConfig | SurfaceModelConfig:
-    """The model configuration ``method`` uses (the surface one falls back to its defaults)."""
-    _check_method(method)
-    if method == "surface":
-        return surface_cfg if surface_cfg is not None else SurfaceModelConfig()
-    return model_cfg
+def register_variant(name: str, variant: ModelVariant) -> None:
+    """Make ``variant`` available as ``method = name`` (a second registration under a name replaces it)."""
+    _VARIANTS[name] = variant
 
 
-def build_model(cfg: ModelConfig | SurfaceModelConfig, num_frames: int, image_hw: tuple[int, int]) -> nn.Module:
-    """A fresh model for ``cfg``: ``SurfaceModel`` for a ``SurfaceModelConfig``, else ``OmniMotionModel``."""
-    if isinstance(cfg, SurfaceModelConfig):
-        return SurfaceModel(cfg, num_frames, image_hw)
-    if isinstance(cfg, ModelConfig):
-        return OmniMotionModel(cfg, num_frames, image_hw)
-    raise TypeError(f"build_model needs a ModelConfig or SurfaceModelConfig, got {type(cfg).__name__}")
+def variant_names() -> list[str]:
+    """The registered method names, sorted."""
+    return sorted(_VARIANTS)
 
 
-def model_config_from_dict(method: str, values: dict[str, Any]) -> ModelConfig | SurfaceModelConfig:
-    """The model configuration of ``method`` from a stored dict (unknown keys ignored, lists -> tuples)."""
-    _check_method(method)
-    cls = SurfaceModelConfig if method == "surface" else ModelConfig
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names})
+def color_variants() -> list[str]:
+    """The method names whose models render colour (``ModelVariant.renders_color``), sorted."""
+    return [name for name in variant_names() if _VARIANTS[name].renders_color]
+
+
+def get_variant(name: str) -> ModelVariant:
+    """The variant registered as ``name``; an unknown name is a one-line ValueError listing the known ones."""
+    if name not in _VARIANTS:
+        raise ValueError(f"unknown method {name!r}; set method to one of {variant_names()}")
+    return _VARIANTS[name]
+
+
+def variant_of(model: nn.Module) -> str:
+    """The method name of the registered variant whose model class ``model`` is an instance of."""
+    for name, variant in _VARIANTS.items():
+        if isinstance(model, variant.model_class):
+            return name
+    raise TypeError(f"{type(model).__name__} is not the model of a registered variant ({variant_names()})")
+
+
+def build_model(method: str, run_cfg: Any, num_frames: int, image_hw: tuple[int, int]) -> nn.Module:
+    """A fresh model of ``method`` with its settings from the run configuration ``run_cfg``."""
+    variant = get_variant(method)
+    return variant.build(variant.config_of(run_cfg), num_frames, image_hw)
+
+
+def model_from_checkpoint(state: dict[str, Any], path: str | Path) -> nn.Module:
+    """The model a checkpoint holds (already read; ``path`` names it in errors), on the CPU in train mode.
+
+    The checkpoint must hold the resolved ``config``, ``image_hw`` and ``num_imgs`` (written by
+    ``omnimotion train``); official checkpoints lack them and are refused with a message saying so.
+    """
+    missing = [key for key in ("config", "image_hw", "num_imgs") if key not in state]
+    if missing:
+        raise CorruptFileError(f"checkpoint {path} lacks {missing}, so the model cannot be rebuilt; track with "
+                               "checkpoints written by 'omnimotion train'")
+    variant = get_variant(stored_method(state))
+    cfg = variant.config_from_dict(state["config"].get(variant.config_section, {}))
+    model = variant.build(cfg, int(state["num_imgs"]), tuple(state["image_hw"]))
+    load_model_state(variant, model, state, path)
+    return model
+
+
+def load_model_state(variant: ModelVariant, model: nn.Module, state: dict[str, Any], path: str | Path) -> None:
+    """Load the weights of ``model`` from the entries of a checkpoint ``state`` its ``variant`` names.
+
+    A missing entry is a CorruptCheckpointError; weights of other shapes are a ValueError saying that the
+    model settings must match those the checkpoint was trained with.
+    """
+    modules = variant.state_modules(model)
+    require_entries(state, tuple(modules), path)
+    for key, module in modules.items():
+        try:
+            module.load_state_dict(state[key])
+        except RuntimeError as err:
+            raise ValueError(f"checkpoint {path} does not fit the configured model ({key}): the model "
+                             f"settings (the '{variant.config_section}' section) must match those it was "
+                             f"trained with. Details: {str(err).splitlines()[0]}") from err
+
+
+register_variant("omnimotion", OmniMotionVariant())
+register_variant("surface", SurfaceVariant())

@@ -30,8 +30,12 @@ from omnimotion.model.gabor import GaborNet
 from omnimotion.model.render import (alpha_composite, composite, depth_range_mask, occlusion_eps,
                                      occlusion_score_from_weights, project, sample_ray_depths,
                                      select_max_weight, unproject)
+from omnimotion.model.variant import ModelVariant
 
-__all__ = ["OmniMotionModel", "Correspondence", "ModelConfig"]
+__all__ = ["OmniMotionModel", "OmniMotionVariant", "Correspondence", "ModelConfig", "SUBMODULES"]
+
+SUBMODULES = ("feature_mlp", "deform_mlp", "color_mlp")
+"""The networks of the model, named as in the official checkpoint (one parameter group and entry each)."""
 
 NEAR_MASK_FRACTION = 0.2  # share of nearest samples whose alpha ``mask_near`` zeroes (official value)
 
@@ -76,6 +80,11 @@ class OmniMotionModel(nn.Module):
                                     cfg.pe_freq, cfg.use_affine, cfg.affine_num_layers)
         self.color_mlp = CanonicalField(cfg.canonical_hidden, cfg.canonical_layers, cfg.canonical_alpha,
                                         cfg.input_scale)
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        """(H, W) of the fitted frames in pixels."""
+        return self.height, self.width
 
     # -- latent codes -------------------------------------------------------------------------------------------
     def frame_codes(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -190,3 +199,22 @@ class OmniMotionModel(nn.Module):
             weights, rgb = self.ray_weights(self.to_canonical(samples, frames))
             out.append(torch.cat([composite(weights, rgb), composite(weights, depths[..., None])], dim=-1))
         return torch.nan_to_num(torch.cat(out)).reshape(self.height, self.width, 4)
+
+
+class OmniMotionVariant(ModelVariant):
+    """The faithful model: settings in the ``model`` section; one parameter group and one checkpoint entry
+    per network (``SUBMODULES``, the official checkpoint's layout); renders colour."""
+
+    config_class = ModelConfig
+    config_section = "model"
+    model_class = OmniMotionModel
+    renders_color = True
+
+    def build(self, cfg: ModelConfig, num_frames: int, image_hw: tuple[int, int]) -> OmniMotionModel:
+        return OmniMotionModel(cfg, num_frames, image_hw)
+
+    def parameter_groups(self, model: OmniMotionModel) -> dict[str, list[nn.Parameter]]:
+        return {name: list(module.parameters()) for name, module in self.state_modules(model).items()}
+
+    def state_modules(self, model: OmniMotionModel) -> dict[str, nn.Module]:
+        return {name: getattr(model, name) for name in SUBMODULES}

@@ -29,10 +29,11 @@ import torch
 from tqdm.auto import tqdm
 
 from omnimotion.coords import inside_image, pixel_grid, resize_points
-from omnimotion.io.checkpoint import SURFACE_MODEL_KEY, load_checkpoint
-from omnimotion.io.datadir import CorruptFileError, DataDir
+from omnimotion.io.checkpoint import load_checkpoint
+from omnimotion.io.datadir import DataDir
+from omnimotion.io.device import resolve_device
 from omnimotion.io.threads import use_threads
-from omnimotion.model import OmniMotionModel, build_model, model_config_from_dict
+from omnimotion.model import OmniMotionModel, model_from_checkpoint, variant_of
 from omnimotion.model.render import project, select_max_weight
 from omnimotion.track.evidence import apply_flow_evidence, check_flow_evidence_mode
 from omnimotion.track.queries import validate_queries
@@ -242,8 +243,9 @@ class Tracker:
                 (score.detach().reshape(-1) > self.occlusion_th).cpu().numpy())
 
 def load_model(path: str | Path, device: str = "auto") -> torch.nn.Module:
-    """The fitted model of a training checkpoint, in eval mode on ``device`` (auto|cpu|cuda): an
-    ``OmniMotionModel``, or a ``SurfaceModel`` for a ``method = surface`` checkpoint.
+    """The fitted model of a training checkpoint, in eval mode on ``device`` (auto|cpu|cuda): the model of
+    the variant the checkpoint names (``omnimotion.model.factory``), e.g. an ``OmniMotionModel`` or, for a
+    ``method = surface`` checkpoint, a ``SurfaceModel``.
 
     The checkpoint must hold the resolved ``config`` and ``image_hw`` (written by ``omnimotion train``);
     official checkpoints lack them and are refused with a message saying so.
@@ -258,23 +260,9 @@ def saved_flow_evidence(state: dict) -> str:
 
 def model_from_state(state: dict, path: str | Path, device: str = "auto") -> torch.nn.Module:
     """``load_model`` from a checkpoint already read (``path`` names it in errors)."""
-    from omnimotion.train.trainer import SUBMODULES, resolve_device  # the trainer's names and device rule
-
-    missing = [key for key in ("config", "image_hw", "num_imgs") if key not in state]
-    if missing:
-        raise CorruptFileError(f"checkpoint {path} lacks {missing}, so the model cannot be rebuilt; track with "
-                               "checkpoints written by 'omnimotion train'")
-    method = state.get("method", "omnimotion")
-    section = "surface" if method == "surface" else "model"
-    cfg = model_config_from_dict(method, state["config"].get(section, {}))
-    model = build_model(cfg, int(state["num_imgs"]), tuple(state["image_hw"]))
-    if method == "surface":
-        model.load_state_dict(state[SURFACE_MODEL_KEY])
-    else:
-        for name in SUBMODULES:
-            getattr(model, name).load_state_dict(state[name])
-    logger.info("loaded %s (%s): %d frames of %dx%d", path, method, model.num_frames, model.width,
-                model.height)
+    model = model_from_checkpoint(state, path)
+    height, width = _frame_size(model)
+    logger.info("loaded %s (%s): %d frames of %dx%d", path, variant_of(model), model.num_frames, width, height)
     return model.to(resolve_device(device)).eval()
 
 

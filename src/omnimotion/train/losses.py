@@ -1,4 +1,5 @@
-"""OmniMotion training losses (spec §4.2) as pure functions, and the one weighted sum.
+"""OmniMotion training losses (spec §4.2) as pure functions, the one weighted sum, and ``VariantLosses``, the
+training side of a model variant (its learning rates, loss terms and weights).
 
 Shapes: ``n`` correspondences (pairs x points, flattened in pair order), ``k`` samples per ray.
 Points are ``(x, y)`` pixels of the prepared frames (integer pixel centres, coords.py); 3D samples are in
@@ -10,14 +11,18 @@ every element equal to the batch maximum dropped; in practice the single largest
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from omnimotion import coords
+from omnimotion.io.datadir import DataDir
+from omnimotion.train.options import TrainConfig
+from omnimotion.train.sampler import CorrespondenceBatch
 
-__all__ = ["LossInputs", "robust_l1", "flow_loss", "consecutive_difference_loss", "rgb_loss",
+__all__ = ["VariantLosses", "LossInputs", "robust_l1", "flow_loss", "consecutive_difference_loss", "rgb_loss",
            "depth_range_loss", "distortion_loss", "scene_flow_smooth_loss", "compute_losses",
            "weighted_total", "inside_image"]
 
@@ -149,3 +154,35 @@ def weighted_total(terms: dict[str, Tensor], weights: dict[str, float]) -> Tenso
     if total is None:
         return next(iter(terms.values())) * 0.0
     return total
+
+
+class VariantLosses(ABC):
+    """How the models of one variant are trained, built per run (registered by method name in
+    ``omnimotion.train.variant_losses``).
+
+    ``tcfg`` is the run's training configuration, ``num_frames`` and ``image_hw`` (H, W) the fitted frames,
+    ``generator`` the trainer's checkpointed generator for random choices inside a step.
+    """
+
+    def __init__(self, tcfg: TrainConfig, num_frames: int, image_hw: tuple[int, int],
+                 generator: torch.Generator):
+        self.tcfg = tcfg
+        self.num_frames = num_frames
+        self.image_hw = image_hw
+        self.generator = generator
+
+    @abstractmethod
+    def learning_rates(self) -> dict[str, float]:
+        """The learning rate of every parameter group the model variant names (``parameter_groups``)."""
+
+    @abstractmethod
+    def terms(self, model: nn.Module, batch: CorrespondenceBatch, step: int) -> dict[str, Tensor]:
+        """Every unweighted loss term of one step at ``step`` for ``batch`` (on the model's device)."""
+
+    @abstractmethod
+    def weights(self, step: int) -> dict[str, float]:
+        """The weight of every term ``terms`` returns, at ``step``."""
+
+    def initialise(self, model: nn.Module, data: DataDir) -> None:
+        """Set up a fresh model from the data directory before training starts (a resumed run then loads
+        its checkpoint over it); nothing by default."""

@@ -17,21 +17,30 @@ Occluded-but-reliable pairs are recognised from the batch alone: the sampler dra
 one frame apart only where the flow is reliable or occluded-but-reliable, and reverse-direction points keep
 a weight only when covisible, so ``weight > 0 & ~covisible & |j - i| >= 2`` is exactly that set.
 
+``SurfaceLosses`` bundles them for the trainer, with the learning rates of the model's parameter groups and the
+depth initialisation from user depth maps (``depth_init``).
+
 Shapes: ``n`` correspondences; points ``(x, y)`` px of the fitted frames; depths in local-volume units.
 """
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import Tensor
 
-from omnimotion.model.surface import SurfaceModel
-from omnimotion.train.losses import consecutive_difference_loss, flow_loss, inside_image
+from omnimotion.io.datadir import DataDir
+from omnimotion.io.depth_maps import depth_dir, load_depth_maps
+from omnimotion.model.surface import SurfaceModel, normalize_depth_maps
+from omnimotion.train.losses import VariantLosses, consecutive_difference_loss, flow_loss, inside_image
 from omnimotion.train.options import TrainConfig
 from omnimotion.train.sampler import CorrespondenceBatch
 
-__all__ = ["surface_loss_terms", "surface_loss_weights", "depth_grid_smoothness", "masked_mean",
+__all__ = ["SurfaceLosses", "surface_loss_terms", "surface_loss_weights", "depth_grid_smoothness", "masked_mean",
            "trajectory_acceleration", "SMOOTH_POINTS"]
+
+log = logging.getLogger(__name__)
 
 SMOOTH_POINTS = 256
 """Batch points whose trajectories the temporal-smoothness term follows (two extra inverse maps each)."""
@@ -96,3 +105,30 @@ def surface_loss_weights(cfg: TrainConfig) -> dict[str, float]:
     return {"flow": 1.0, "flow_grad": 0.1, "depth_consistency": cfg.depth_consistency_weight,
             "occlusion_hinge": cfg.occlusion_hinge_weight, "depth_smooth": cfg.depth_smooth_weight,
             "temporal_smooth": cfg.temporal_smooth_weight}
+
+
+class SurfaceLosses(VariantLosses):
+    """The objective of ``SurfaceModel``: ``surface_loss_terms`` at the constant ``surface_loss_weights``."""
+
+    def learning_rates(self) -> dict[str, float]:
+        tcfg = self.tcfg
+        return {"heads": tcfg.lr_heads, "grids": tcfg.lr_grids, "depth": tcfg.lr_depth}
+
+    def terms(self, model: SurfaceModel, batch: CorrespondenceBatch, step: int) -> dict[str, Tensor]:
+        return surface_loss_terms(model, batch, self.image_hw, self.tcfg.max_padding,
+                                  temporal_smooth=self.tcfg.temporal_smooth_weight > 0)
+
+    def weights(self, step: int) -> dict[str, float]:
+        return surface_loss_weights(self.tcfg)
+
+    def initialise(self, model: SurfaceModel, data: DataDir) -> None:
+        """Start the depth from ``depth/<frame>.npy`` as ``depth_init`` says (``auto``: when the folder exists)."""
+        choice = self.tcfg.depth_init
+        folder = depth_dir(data)
+        if choice == "off" or (choice == "auto" and not folder.is_dir()):
+            return
+        maps = load_depth_maps(data)[: self.num_frames]
+        cfg = model.cfg
+        model.init_depth(normalize_depth_maps(maps, (cfg.min_depth, cfg.max_depth),
+                                              is_disparity=self.tcfg.depth_is_disparity))
+        log.info("depth initialised from %d user depth maps in %s", len(maps), folder)

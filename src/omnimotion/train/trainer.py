@@ -1,11 +1,11 @@
 """Trainer: test-time optimisation of one OmniMotion model on one prepared sequence (spec §4).
 
-One step samples ``num_pairs x num_pts`` correspondences (``CorrespondenceSampler``), maps the pixels of
-frame i to frame j (``OmniMotionModel.correspondences``, stratified), evaluates every loss term of
-``losses.compute_losses``, sums them with the official schedule weights and takes one Adam step (three
-parameter groups with the official learning rates, StepLR decay every step). With ``method = surface`` the
-model is the fast ``SurfaceModel`` (spec §8.1) and the step uses ``surface_losses`` instead (same sampler,
-schedule of learning rates, checkpoints and mining).
+One step samples ``num_pairs x num_pts`` correspondences (``CorrespondenceSampler``), evaluates the loss
+terms of the model variant ``method`` names (``omnimotion.train.variant_losses``: the official losses and
+schedule for the faithful ``omnimotion`` model, ``surface_losses`` for the fast ``surface`` model), sums them
+with their weights and takes one Adam step (one parameter group per group the variant names, at the
+learning rates its losses give; StepLR decay every step). Sampler, schedule of learning rates, checkpoints
+and mining are the same for every variant.
 
 Outputs, under ``<data_dir>/<save_dir>/<expname>`` (an absolute ``save_dir`` is used as is):
 ``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (resolved configuration),
@@ -26,34 +26,29 @@ from typing import Any, Protocol
 import torch
 
 from omnimotion.io.atomic import remove_stale_temporaries, save_text
-from omnimotion.io.checkpoint import (SURFACE_MODEL_KEY, checkpoint_path, checkpoint_step, latest_checkpoint,
-                                      load_checkpoint, save_checkpoint)
+from omnimotion.io.checkpoint import (checkpoint_path, checkpoint_step, latest_checkpoint, load_checkpoint,
+                                      save_checkpoint, stored_method)
 from omnimotion.io.datadir import DataDir
+from omnimotion.io.device import resolve_device
 from omnimotion.io.lock import FolderLock
 from omnimotion.io.threads import use_threads
-from omnimotion.model import ModelConfig, build_model, method_config
-from omnimotion.model.surface import depth_map_path, load_depth_maps, normalize_depth_maps
+from omnimotion.model import ModelConfig, build_model, get_variant, load_model_state
 from omnimotion.preprocess.record import check_prepared_outputs
-from omnimotion.train.forward import training_forward
-from omnimotion.train.losses import compute_losses, weighted_total
+from omnimotion.train.losses import weighted_total
 from omnimotion.train.mining import compute_error_maps
 from omnimotion.train.options import TrainConfig
-from omnimotion.train.sampler import CorrespondenceBatch, CorrespondenceSampler
-from omnimotion.train.schedules import loss_weights
-from omnimotion.train.surface_losses import surface_loss_terms, surface_loss_weights
+from omnimotion.train.sampler import CorrespondenceSampler
 from omnimotion.train.tb_logging import TrainLogger
+from omnimotion.train.variant_losses import variant_losses
 
-__all__ = ["Trainer", "fit", "NonFiniteLossError", "RunConfig", "resolve_device", "SUBMODULES"]
+__all__ = ["Trainer", "fit", "NonFiniteLossError", "RunConfig"]
 
 log = logging.getLogger(__name__)
 
-SUBMODULES = ("feature_mlp", "deform_mlp", "color_mlp")
-MASK_NEAR_STEPS = 4000  # official: mask_near acts during the first 4k steps
-
 
 class RunConfig(Protocol):
-    """What training reads from ``omnimotion.config.OmniMotionConfig`` (a dataclass; its ``surface``
-    section, a ``SurfaceModelConfig``, is read when ``train.method`` is ``surface``)."""
+    """What training reads from ``omnimotion.config.OmniMotionConfig`` (a dataclass; the model settings come
+    from the section the variant of ``train.method`` names, e.g. ``surface`` for the surface model)."""
 
     data_dir: str
     model: ModelConfig
@@ -62,17 +57,6 @@ class RunConfig(Protocol):
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the message names the step and the terms."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA if available else CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name} was requested but PyTorch sees no CUDA GPU; use --device cpu")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda")
-    return torch.device(name)
 
 
 class Trainer:
@@ -101,74 +85,40 @@ class Trainer:
                         "is 250): tracks will cover only those frames; set num_imgs = 0 for all frames",
                         self.num_frames, self.data.num_frames, data_dir, self.tcfg.num_imgs)
         self.method = self.tcfg.method
-        model_cfg = method_config(self.method, cfg.model, getattr(cfg, "surface", None))
-        self.model = build_model(model_cfg, self.num_frames, self.sampler.image_hw).to(self.device)
-        if self.method == "surface":
-            self._init_depth_from_user_maps()
+        self.variant = get_variant(self.method)
+        self.model = build_model(self.method, cfg, self.num_frames, self.sampler.image_hw).to(self.device)
+        # random choices inside a step (the stratified jitter) have their own generator, so that its state
+        # can be checkpointed exactly
+        self.generator = torch.Generator(device=self.device).manual_seed(self.tcfg.seed)
+        self.losses = variant_losses(self.method, self.tcfg, self.num_frames, self.sampler.image_hw,
+                                     self.generator)
+        self.losses.initialise(self.model, self.data)
         self.optimizer = torch.optim.Adam(self._param_groups())
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=self.tcfg.lrate_decay_steps,
                                                          gamma=self.tcfg.lrate_decay_factor)
-        # the stratified jitter has its own generator so that its state can be checkpointed exactly
-        self.generator = torch.Generator(device=self.device).manual_seed(self.tcfg.seed)
         self.step = 0
         self.out_dir = output_dir(self.data.root, self.tcfg)
         self._stop_requested = False
         self.history: list[dict[str, float]] = []  # scalars of every step of this process, for benchmarks
 
-    def _init_depth_from_user_maps(self) -> None:
-        """Start the surface model's depth from ``depth/<frame>.npy`` as ``depth_init`` says."""
-        choice = self.tcfg.depth_init
-        folder = depth_map_path(self.data, 0).parent
-        if choice == "off" or (choice == "auto" and not folder.is_dir()):
-            return
-        maps = load_depth_maps(self.data)[: self.num_frames]
-        cfg = self.model.cfg
-        self.model.init_depth(normalize_depth_maps(maps, (cfg.min_depth, cfg.max_depth),
-                                                   is_disparity=self.tcfg.depth_is_disparity))
-        log.info("depth initialised from %d user depth maps in %s", len(maps), folder)
-
     def _param_groups(self) -> list[dict[str, Any]]:
-        if self.method == "surface":
-            lrs = {"heads": self.tcfg.lr_heads, "grids": self.tcfg.lr_grids, "depth": self.tcfg.lr_depth}
-            return [{"params": params, "lr": lrs[name], "name": name}
-                    for name, params in self.model.parameter_groups().items()]
-        lrs = {"feature_mlp": self.tcfg.lr_feature, "deform_mlp": self.tcfg.lr_deform,
-               "color_mlp": self.tcfg.lr_color}
-        groups = [{"params": list(getattr(self.model, name).parameters()), "lr": lrs[name], "name": name}
-                  for name in SUBMODULES]
+        lrs = self.losses.learning_rates()
+        groups = [{"params": params, "lr": lrs[name], "name": name}
+                  for name, params in self.variant.parameter_groups(self.model).items()]
         grouped = {id(p) for g in groups for p in g["params"]}
         stray = [n for n, p in self.model.named_parameters() if id(p) not in grouped]
         if stray:
-            raise RuntimeError(f"model parameters outside {SUBMODULES} would not be trained or saved: {stray}")
+            raise RuntimeError(f"model parameters outside the groups {[g['name'] for g in groups]} would not be "
+                               f"trained: {stray}")
         return groups
 
     # ----- one step ---------------------------------------------------------------------------------
-    def loss_terms(self, batch: CorrespondenceBatch, step: int) -> dict[str, torch.Tensor]:
-        """Every unweighted loss term for ``batch`` (on the trainer's device)."""
-        if self.method == "surface":
-            return surface_loss_terms(self.model, batch, self.sampler.image_hw, self.tcfg.max_padding,
-                                      temporal_smooth=self.tcfg.temporal_smooth_weight > 0)
-        mcfg = self.model.cfg
-        inputs = training_forward(self.model, batch, self._smoothness_index(batch.frame_i),
-                                  mask_near=mcfg.mask_near and step < MASK_NEAR_STEPS, generator=self.generator)
-        return compute_losses(inputs, self.sampler.image_hw, mcfg.min_depth, mcfg.max_depth,
-                              self.tcfg.max_padding)
-
-    def _smoothness_index(self, frame_i: torch.Tensor) -> torch.Tensor:
-        """The first num_pts // 4 points of each pair whose source frame has both neighbours (official)."""
-        per_pair = self.tcfg.num_pts
-        first = torch.arange(max(per_pair // 4, 1), device=frame_i.device)
-        index = (torch.arange(self.tcfg.num_pairs, device=frame_i.device)[:, None] * per_pair + first).reshape(-1)
-        frames = frame_i[index]
-        return index[(frames >= 1) & (frames <= self.num_frames - 2)]
-
     def train_step(self) -> dict[str, float]:
         """One optimisation step at ``self.step``; returns the logged scalars (terms, total, lr)."""
         step = self.step
         batch = self.sampler.sample(step).to(self.device)
-        terms = self.loss_terms(batch, step)
-        weights = surface_loss_weights(self.tcfg) if self.method == "surface" else loss_weights(step, self.tcfg)
-        loss = weighted_total(terms, weights)
+        terms = self.losses.terms(self.model, batch, step)
+        loss = weighted_total(terms, self.losses.weights(step))
         if not torch.isfinite(loss):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
             raise NonFiniteLossError(
@@ -201,10 +151,8 @@ class Trainer:
 
     # ----- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        if self.method == "surface":
-            state: dict[str, Any] = {SURFACE_MODEL_KEY: self.model.state_dict()}
-        else:
-            state = {name: getattr(self.model, name).state_dict() for name in SUBMODULES}
+        state: dict[str, Any] = {key: module.state_dict()
+                                 for key, module in self.variant.state_modules(self.model).items()}
         state.update(method=self.method, optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      num_imgs=self.num_frames, step=self.step, sampler=self.sampler.state_dict(),
                      rng={"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
@@ -222,20 +170,13 @@ class Trainer:
         if state.get("num_imgs", self.num_frames) != self.num_frames:
             raise ValueError(f"checkpoint {path} was trained on {state['num_imgs']} frames but "
                              f"{self.data.root} gives {self.num_frames}; the model is tied to its frame count")
-        stored = state.get("method", "omnimotion")
+        stored = stored_method(state)
         if stored != self.method:
             raise ValueError(f"checkpoint {path} holds a '{stored}' model but method = {self.method}; set "
                              f"--method {stored} or train from scratch with --no_reload")
-        names = (SURFACE_MODEL_KEY,) if self.method == "surface" else SUBMODULES
-        for name in names:
-            module = self.model if name == SURFACE_MODEL_KEY else getattr(self.model, name)
-            try:
-                module.load_state_dict(state[name])
-            except RuntimeError as err:
-                raise ValueError(f"checkpoint {path} does not fit the configured model ({name}): the model "
-                                 "settings (widths, layers, use_affine; surface_* keys) must match those it "
-                                 f"was trained with. Details: {str(err).splitlines()[0]}") from err
-        _warn_changed_settings(path, state.get("config", {}), dataclasses.asdict(self.cfg))
+        load_model_state(self.variant, self.model, state, path)
+        _warn_changed_settings(path, state.get("config", {}), dataclasses.asdict(self.cfg),
+                               self.variant.config_section, self.variant.config_key_prefix)
         if self.tcfg.load_opt and "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.tcfg.load_scheduler and "scheduler" in state:
@@ -286,17 +227,21 @@ class Trainer:
         return last
 
 
-_TRAINED_SECTIONS = ("train", "model", "surface")
-"""Sections of the configuration that define what a run trains (tracking settings may change freely)."""
 _RUN_ONLY_KEYS = {"num_iters", "ckpt_path", "no_reload", "load_opt", "load_scheduler", "device", "threads",
                   "progress", "tensorboard", "i_print", "i_img", "i_weight", "local_rank"}
 """Training keys that may change between a run and its resumption without changing what is trained."""
 
 
-def _warn_changed_settings(path: str | Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Warn, naming the keys, when a run resumes with other settings than its checkpoint was trained with."""
-    changed = [(("surface_" if section == "surface" else "") + key, old, current[section][key])
-               for section in _TRAINED_SECTIONS
+def _warn_changed_settings(path: str | Path, saved: dict[str, Any], current: dict[str, Any], model_section: str,
+                           model_prefix: str) -> None:
+    """Warn, naming the keys, when a run resumes with other settings than its checkpoint was trained with.
+
+    Only the sections that define what a run trains are compared: ``train`` and the model variant's
+    ``model_section`` (whose keys carry ``model_prefix``); tracking settings may change freely.
+    """
+    prefixes = {"train": "", model_section: model_prefix}
+    changed = [(prefixes[section] + key, old, current[section][key])
+               for section in prefixes
                if isinstance(saved.get(section), dict) and isinstance(current.get(section), dict)
                for key, old in sorted(saved[section].items())
                if key in current[section] and key not in _RUN_ONLY_KEYS and current[section][key] != old]

@@ -11,15 +11,13 @@ Grid
     all-zero logits give the flat mid-range initialisation. The sigmoid is applied per cell, before the
     bilinear interpolation, so ``depth_at`` and ``render`` agree exactly.
 User depth maps
-    ``<data_dir>/depth/<frame stem>.npy``, float ``[H, W]`` (``[H, W, 1]`` and ``[1, H, W]`` accepted), one
-    per frame of ``color/``, any positive scale (metric or relative), larger = farther unless
-    ``is_disparity``. ``normalize_depth_maps`` maps them affinely, with one scale for the whole clip, into
-    the inner part of the depth range.
+    Read by ``omnimotion.io.depth_maps`` (any positive scale, larger = farther unless ``is_disparity``);
+    ``normalize_depth_maps`` maps them affinely, with one scale for the whole clip, into the inner part of
+    the depth range.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -29,10 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnimotion.coords import normalize_coords
-from omnimotion.io.datadir import CorruptFileError, DataDir, DataDirError
 from omnimotion.model.surface.grids import bilinear_corners
 
-__all__ = ["FrameDepth", "depth_map_path", "load_depth_maps", "normalize_depth_maps", "depth_grid_shape"]
+__all__ = ["FrameDepth", "normalize_depth_maps", "depth_grid_shape"]
 
 
 def depth_grid_shape(image_hw: tuple[int, int], grid_size: int) -> tuple[int, int]:
@@ -87,40 +84,6 @@ class FrameDepth(nn.Module):
         span = self.max_depth - self.min_depth
         frac = np.clip((small - self.min_depth) / span, 1e-4, 1 - 1e-4)
         self.logits.copy_(torch.from_numpy(np.log(frac / (1 - frac))).to(self.logits))
-
-
-def depth_map_path(data: DataDir, frame: int) -> Path:
-    """``<data_dir>/depth/<frame stem>.npy`` for frame index ``frame``."""
-    return data.root / "depth" / (Path(data.frame_names[frame]).stem + ".npy")
-
-
-def load_depth_maps(data: DataDir) -> np.ndarray:
-    """Every frame's user depth map, float32 ``[T, H, W]``, validated against the frames in ``color/``.
-
-    Raises DataDirError naming the first missing file, CorruptFileError naming a file that is unreadable,
-    of the wrong shape, or holds non-finite values.
-    """
-    height, width = data.image_hw
-    maps = []
-    for frame in range(data.num_frames):
-        path = depth_map_path(data, frame)
-        if not path.exists():
-            raise DataDirError(f"missing depth map {path}: the depth initialisation needs one "
-                               f"float [H, W] = [{height}, {width}] .npy per frame of {data.color_dir} "
-                               "(named after the frame); add it or turn the depth initialisation off")
-        try:
-            depth = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise CorruptFileError(f"depth map {path} is unreadable ({err}); re-create it") from err
-        if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
-            depth = depth.reshape(depth.shape[1:] if depth.shape[0] == 1 else depth.shape[:-1])
-        if depth.shape != (height, width):
-            raise CorruptFileError(f"depth map {path} has shape {depth.shape}, expected ({height}, {width}) "
-                                   "like the frames in color/; resize it to the frame size")
-        if not np.issubdtype(depth.dtype, np.number) or not np.isfinite(depth).all():
-            raise CorruptFileError(f"depth map {path} holds non-numeric or non-finite values; re-create it")
-        maps.append(depth.astype(np.float32))
-    return np.stack(maps)
 
 
 def normalize_depth_maps(depth_maps: np.ndarray, depth_range: Sequence[float] = (0.0, 2.0), *,

@@ -39,8 +39,12 @@ from omnimotion.coords import denormalize_coords, inside_image, normalize_coords
 from omnimotion.model.surface.bijection import SurfaceBijection
 from omnimotion.model.surface.depth import FrameDepth, depth_grid_shape
 from omnimotion.model.surface.occlusion import depth_test_score
+from omnimotion.model.variant import ModelVariant
 
-__all__ = ["SurfaceModelConfig", "SurfaceCorrespondences", "SurfaceModel"]
+__all__ = ["SurfaceModelConfig", "SurfaceCorrespondences", "SurfaceModel", "SurfaceVariant", "STATE_KEY"]
+
+STATE_KEY = "surface_model"
+"""The checkpoint entry holding the whole model's state dict."""
 
 
 @dataclass
@@ -193,5 +197,24 @@ class SurfaceModel(nn.Module):
 
     def init_depth(self, depth_maps: np.ndarray) -> None:
         """Initialise the per-frame depth from maps ``[T, H, W]`` already in depth units
-        (``load_depth_maps`` then ``normalize_depth_maps``)."""
+        (``omnimotion.io.depth_maps.load_depth_maps`` then ``normalize_depth_maps``)."""
         self.depth.set_from_maps(depth_maps)
+
+
+class SurfaceVariant(ModelVariant):
+    """The single-surface model: settings in the ``surface`` section (keys ``surface_*``), the parameter
+    groups of ``SurfaceModel.parameter_groups``, one checkpoint entry (``STATE_KEY``); no colour."""
+
+    config_class = SurfaceModelConfig
+    config_section = "surface"
+    config_key_prefix = "surface_"
+    model_class = SurfaceModel
+
+    def build(self, cfg: SurfaceModelConfig, num_frames: int, image_hw: tuple[int, int]) -> SurfaceModel:
+        return SurfaceModel(cfg, num_frames, image_hw)
+
+    def parameter_groups(self, model: SurfaceModel) -> dict[str, list[nn.Parameter]]:
+        return model.parameter_groups()
+
+    def state_modules(self, model: SurfaceModel) -> dict[str, nn.Module]:
+        return {STATE_KEY: model}
