@@ -12,17 +12,19 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from omnimotion.cli.main import HelpFormatter, UserError
 from omnimotion.io.checkpoint import latest_checkpoint
 from omnimotion.io.datadir import DataDir
+from omnimotion.model import color_variants, get_variant, variant_of
 from omnimotion.track import (FLOW_EVIDENCE_MODES, QueryError, Tracker, dense_queries, grid_queries, load_mask,
                               mask_queries, points_from_file, points_from_strings, save_tracks)
 from omnimotion.track.export import TRACK_SUFFIXES
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["add_parser", "run", "newest_checkpoint", "select_queries", "write_pictures"]
+__all__ = ["add_parser", "run", "newest_checkpoint", "select_queries", "check_pictures", "write_pictures"]
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,21 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{checkpoint} was trained on {tracker.num_frames} frames of {tracker.model_hw[1]}x"
                         f"{tracker.model_hw[0]} but {data.color_dir} has {num_frames} of {frames_hw[1]}x"
                         f"{frames_hw[0]}; pass the checkpoint trained on this data directory")
+    check_pictures(args, tracker.model)
     tracks = tracker(queries, data)
     save_tracks(tracks, args.out)
     log.info("wrote %s (%d points, %.0f%% of point-frames visible)", args.out, tracks.num_points,
              100 * (1 - tracks.occluded.mean()))
     write_pictures(args, data, tracks, tracker.model)
     return 0
+
+
+def check_pictures(args: argparse.Namespace, model: torch.nn.Module) -> None:
+    """Refuse, before any tracking, pictures the model's variant cannot render."""
+    name = variant_of(model)
+    if args.color_video and not get_variant(name).renders_color:
+        raise UserError(f"the {name} model has no colour rendering; train with --method "
+                        f"{' or '.join(color_variants())} or drop --color_video")
 
 
 def write_pictures(args: argparse.Namespace, data: DataDir, tracks: Tracks, model) -> None:

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from omnimotion.io.atomic import save_png
 from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import read_frames, write_video
+from omnimotion.model import color_variants
 from omnimotion.track.tracks import Tracks
 from omnimotion.viz.draw import (LEGEND_MIN_WIDTH, colorize_depth, draw_summary, draw_tracks_video, index_colors,
                                  legend_band, position_colors, rgb_to_uint8, side_by_side)
@@ -148,7 +149,11 @@ def render_depth_frames(model, progress: bool = True) -> np.ndarray:
 
 @torch.no_grad()
 def render_color_frames(model, progress: bool = True) -> np.ndarray:
-    """uint8 ``[T, H, W, 3]``: ``model.render_rgb`` of every frame (colours in [0, 1] -> 0..255)."""
+    """uint8 ``[T, H, W, 3]``: ``model.render_rgb`` of every frame (colours in [0, 1] -> 0..255); a model
+    without colour rendering is a ValueError naming the methods whose models have it."""
+    if not callable(getattr(model, "render_rgb", None)):
+        raise ValueError(f"{type(model).__name__} has no colour rendering; use a model of method "
+                         f"{' or '.join(color_variants())}")
     return np.stack([rgb_to_uint8(model.render_rgb(t).float().cpu().numpy())
                      for t in tqdm(range(model.num_frames), desc="colour", disable=not progress)])
 
