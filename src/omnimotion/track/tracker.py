@@ -143,7 +143,8 @@ class Tracker:
         mode ``self.flow_evidence``; without it they are the model's output as it is.
         """
         tracks = self._track(validate_queries(queries, self.output_hw, self.num_frames))
-        return tracks if data is None else apply_flow_evidence(tracks, data, self.flow_evidence)
+        return tracks if data is None else apply_flow_evidence(tracks, data, self.flow_evidence,
+                                                                 progress=self.progress)
 
     def _track(self, queries: np.ndarray) -> Tracks:
         n, num_frames = len(queries), self.num_frames

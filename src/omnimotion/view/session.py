@@ -27,7 +27,8 @@ from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import write_video
 from omnimotion.model import OmniMotionModel
 from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
-from omnimotion.track.evidence import check_flow_evidence_mode
+from omnimotion.track.evidence import EVIDENCE_GAPS, check_flow_evidence_mode
+from omnimotion.track.gapflows import GapFlows
 from omnimotion.track.queries import QueryError, validate_queries
 from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE, load_model, saved_flow_evidence
 from omnimotion.view.cache import CachedDataDir, TrackCache
@@ -93,6 +94,8 @@ class ViewSession:
             chunk_size = DEFAULT_CHUNK_SIZE if isinstance(model, OmniMotionModel) else SURFACE_CHUNK_SIZE
         tracker = Tracker(model, chunk_size=chunk_size, occlusion_th=occlusion_th, fps=data.recorded_fps(),
                           progress=False)
+        if flow_evidence != "none":  # before the first click, not during it
+            GapFlows.for_data(data).compute(EVIDENCE_GAPS)
         return cls(data, tracker, flow_evidence, Path(checkpoint))
 
     @property
@@ -231,7 +234,7 @@ class ViewSession:
             model_tracks = Tracks(np.concatenate([part.tracks for part in parts]),
                                   np.concatenate([part.occluded for part in parts]), queries, self.image_hw,
                                   self.tracker.fps)
-            return apply_flow_evidence(model_tracks, self.data, self.flow_evidence)
+            return apply_flow_evidence(model_tracks, self.data, self.flow_evidence, progress=False)
 
 
 def _row(tracks: Tracks) -> tuple[np.ndarray, np.ndarray]:
