@@ -35,17 +35,15 @@ from omnimotion.io.threads import use_threads
 from omnimotion.model import OmniMotionModel, build_model, model_config_from_dict
 from omnimotion.model.render import project, select_max_weight
 from omnimotion.track.evidence import apply_flow_evidence, check_flow_evidence_mode
+from omnimotion.track.options import DEFAULT_CHUNK_SIZE, TrackConfig
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "saved_flow_evidence",
+__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "saved_track_config",
            "DEFAULT_CHUNK_SIZE", "DEFAULT_OCCLUSION_TH"]
 
 logger = logging.getLogger(__name__)
 
-# On CPU, larger chunks were slower (their big buffers are re-mapped at every call) and use more memory
-# (benchmarks/bench_dense_tracking.py); on a GPU pass a larger chunk_size.
-DEFAULT_CHUNK_SIZE = 1024
 DEFAULT_OCCLUSION_TH = 0.99
 
 
@@ -90,6 +88,7 @@ class Tracker:
         flow_evidence: how a call with the data directory corrects the model's tracks with its flows
             (``omnimotion.track.evidence``); ``from_checkpoint`` takes the mode the model was fitted with, so
             that every entry point gives the same tracks from the same checkpoint.
+        bridges: let the flow evidence bridge broken chains with flows that skip a frame.
         progress: show a tqdm progress bar.
         fast: with an ``OmniMotionModel``, reuse each query's source-ray work across target frames (same
             results; see ``_corresponder``); False always calls ``model.correspondences``.
@@ -97,7 +96,8 @@ class Tracker:
 
     def __init__(self, model: CorrespondenceModel, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  occlusion_th: float | None = None, output_hw: tuple[int, int] | None = None,
-                 fps: float = 10.0, flow_evidence: str = "none", progress: bool = True, fast: bool = True):
+                 fps: float = 10.0, flow_evidence: str = TrackConfig.flow_evidence, bridges: bool = True,
+                 progress: bool = True, fast: bool = True):
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be a positive number of point-frame pairs, got {chunk_size}")
         self.model = model
@@ -111,6 +111,7 @@ class Tracker:
         self.fps = float(fps)
         check_flow_evidence_mode(flow_evidence)
         self.flow_evidence = flow_evidence
+        self.bridges = bridges
         self.progress = progress
         self.fast = fast
 
@@ -119,13 +120,18 @@ class Tracker:
                         threads: int = 0, **kwargs) -> Tracker:
         """Load a model saved by training (``omnimotion.io.checkpoint``) and wrap it; kwargs go to __init__.
 
-        Unless given, ``flow_evidence`` is the checkpoint's and ``fps`` the frame rate recorded in the data
+        Unless given, the tracking settings (``flow_evidence``, ``bridges``, ``chunk_size``, ``occlusion_th``)
+        are the checkpoint's (``saved_track_config``) and ``fps`` the frame rate recorded in the data
         directory (``data_dir``, by default the one holding ``out/<expname>/`` of the checkpoint).
         ``threads``: CPU threads (0: ``OMP_NUM_THREADS`` if set, else the free cores; ``omnimotion.io.threads``).
         """
         use_threads(threads, "tracking")
         state = load_checkpoint(path, map_location="cpu")
-        kwargs.setdefault("flow_evidence", saved_flow_evidence(state))
+        saved = saved_track_config(state)
+        for key, value in (("flow_evidence", saved.flow_evidence), ("bridges", saved.bridges),
+                           ("chunk_size", saved.chunk_size), ("occlusion_th", saved.occlusion_th)):
+            if kwargs.get(key) is None:
+                kwargs[key] = value
         if kwargs.get("fps") is None:
             kwargs["fps"] = DataDir(data_dir or _data_dir_of(path)).recorded_fps()
         return cls(model_from_state(state, path, device), **kwargs)
@@ -143,7 +149,8 @@ class Tracker:
         mode ``self.flow_evidence``; without it they are the model's output as it is.
         """
         tracks = self._track(validate_queries(queries, self.output_hw, self.num_frames))
-        return tracks if data is None else apply_flow_evidence(tracks, data, self.flow_evidence)
+        return tracks if data is None else apply_flow_evidence(tracks, data, self.flow_evidence,
+                                                               bridges=self.bridges)
 
     def _track(self, queries: np.ndarray) -> Tracks:
         n, num_frames = len(queries), self.num_frames
@@ -251,9 +258,9 @@ def load_model(path: str | Path, device: str = "auto") -> torch.nn.Module:
     return model_from_state(load_checkpoint(path, map_location="cpu"), path, device)
 
 
-def saved_flow_evidence(state: dict) -> str:
-    """The ``flow_evidence`` mode of the configuration a checkpoint was trained with ("none" if it has none)."""
-    return state.get("config", {}).get("inference", {}).get("flow_evidence", "none")
+def saved_track_config(state: dict) -> TrackConfig:
+    """The tracking settings of the configuration a checkpoint was trained with (``TrackConfig.from_saved``)."""
+    return TrackConfig.from_saved(state.get("config", {}))
 
 
 def model_from_state(state: dict, path: str | Path, device: str = "auto") -> torch.nn.Module:
