@@ -333,6 +333,8 @@ def parse_config(argv: Sequence[str], preset: str | None = None) -> OmniMotionCo
     parser.add_argument("--config", default=None)
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("-f", "--fff", default=None)
+    for key in set(IGNORED_KEYS) - {"fff"}:
+        parser.add_argument(f"--{key}", nargs="?")
     add_field_options(parser, config_keys())
     namespace, unknown = parser.parse_known_args(list(argv))
     if unknown:

@@ -66,8 +66,8 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="also write an mp4 of the points coloured by start position (rainbow grid)")
     parser.add_argument("--depth_video", default=None, help="also write the model's pseudo-depth as an mp4")
     parser.add_argument("--color_video", default=None, help="also write the model's rendered colours as an mp4")
-    tracking = parser.add_argument_group("tracking keys (default: the settings the model was trained with, as "
-                                         "'omnimotion run' tracks)")
+    tracking = parser.add_argument_group("tracking keys (unless given, the settings the model was trained with, "
+                                         "as 'omnimotion run' tracks)")
     add_field_options(tracking, ("flow_evidence", "bridges", "chunk_size"))
     tracking.add_argument("--occlusion_th", dest="track_occlusion_th", default=None, metavar="V",
                           help=field_docs(TrackConfig)["occlusion_th"])
