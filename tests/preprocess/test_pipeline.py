@@ -39,11 +39,11 @@ class CountingDis:
 def counting(monkeypatch):
     backends = []
 
-    def get_backend(name="dis", **options):
+    def backend(self):
         backends.append(CountingDis())
         return backends[-1]
 
-    monkeypatch.setattr(pipeline, "get_backend", get_backend)
+    monkeypatch.setattr(PrepareConfig, "backend", backend)
     return lambda: backends[-1].calls
 
 
