@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.eval import (EvalConfig, FlowCache, MethodOptions, chain_tracks, direct_tracks, iter_videos,
                              run_evaluation, sample_queries, score_predictions)
 from omnimotion.flow import get_backend
@@ -56,7 +57,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cv2.setNumThreads(1)  # the machine is shared; comparable single-thread timings
-    options = MethodOptions(flow=args.flow)
+    options = MethodOptions(prepare=PrepareConfig(flow=args.flow))
     report = []
     for label, dataset in (("real clips", args.data), (f"synthetic:{args.synthetic}", f"synthetic:{args.synthetic}")):
         if label == "real clips" and not Path(dataset).is_dir():

@@ -9,6 +9,7 @@ import pytest
 
 import omnimotion
 
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.cli.main import main
 from omnimotion.eval import methods as methods_module
 from omnimotion.eval.datasets import EvalVideo, load_npz_video
@@ -192,7 +193,8 @@ def test_breakdown_borrows_the_clip_data_directory_of_another_method(tmp_path, m
     def prepared_oracle(video, queries, workdir, options):  # a method that prepares a data directory
         clip = clips[video.tobytes()]
         write_frames(clip, workdir / "frames")
-        prepare(workdir / "frames", workdir / "data", max_side=None, progress=False, workers=1)
+        prepare(workdir / "frames", workdir / "data", PrepareConfig(max_side=None, chain_direct_max_gap=None),
+                progress=False, workers=1)
         return oracle(video, queries, workdir, options)
 
     monkeypatch.setitem(methods_module._METHODS, "prepared", prepared_oracle)

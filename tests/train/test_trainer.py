@@ -1,11 +1,11 @@
 """Training end to end on a tiny synthetic clip: it learns, resumes exactly, and fails clearly."""
 
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
+from omnimotion.config import OmniMotionConfig
 from omnimotion.io.checkpoint import OFFICIAL_KEYS, CorruptCheckpointError, latest_checkpoint, load_checkpoint
 from omnimotion.io.datadir import DataDirError
 from omnimotion.model import ModelConfig
@@ -14,21 +14,14 @@ from omnimotion.train.options import TrainConfig
 from omnimotion.train.trainer import NonFiniteLossError, Trainer, fit
 
 
-@dataclasses.dataclass
-class Run:
-    data_dir: str
-    model: ModelConfig
-    train: TrainConfig
-
-
-def tiny_run(data_dir, tmp_path, **train) -> Run:
+def tiny_run(data_dir, tmp_path, **train) -> OmniMotionConfig:
     model = ModelConfig(num_samples_ray=8, use_affine=False, nvp_hidden=64, canonical_hidden=64,
                         time_hidden=64, code_dim=32)
     options = dict(num_pairs=4, num_pts=32, start_interval=1, interval_growth_steps=50, use_count_map=True,
                    lr_deform=3e-3, lr_color=3e-3, lr_feature=3e-3, schedule_scale=0.02, save_dir=str(tmp_path / "out"),
                    progress=False, tensorboard=False, i_print=10, device="cpu", no_reload=False)
     options.update(train)
-    return Run(str(data_dir), model, TrainConfig(**options))
+    return OmniMotionConfig(data_dir=str(data_dir), model=model, train=TrainConfig(**options))
 
 
 def endpoint_errors(trainer, clip, pairs):

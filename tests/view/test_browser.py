@@ -18,6 +18,7 @@ import pytest
 import torch
 from view_fixtures import TINY, running_server
 
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.cli.main import main
 from omnimotion.model import OmniMotionModel
 from omnimotion.preprocess.pipeline import prepare
@@ -68,7 +69,7 @@ def demo_run(tmp_path_factory):
     """The first frames of the package's demo clip, prepared as ``omnimotion run`` does, with an untrained model."""
     root = tmp_path_factory.mktemp("demo")
     clip = Path(str(resources.files("omnimotion") / "assets" / "demo.mp4"))
-    data = prepare(clip, root / "run", end=FRAMES, max_side=None, progress=False, workers=1, chain_direct_max_gap=1)
+    data = prepare(clip, root / "run", PrepareConfig(end=FRAMES, max_side=None), progress=False, workers=1)
     torch.manual_seed(0)
     model = OmniMotionModel(TINY, FRAMES, data.image_hw)
     state = {name: getattr(model, name).state_dict() for name in ("feature_mlp", "deform_mlp", "color_mlp")}

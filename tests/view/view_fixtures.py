@@ -11,6 +11,7 @@ from typing import Iterator
 
 import torch
 
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.model import ModelConfig, OmniMotionModel
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.synthetic import make_clip, write_frames
@@ -25,7 +26,7 @@ def make_run(root: Path, frames: int = 6, height: int = 32, width: int = 40, see
     untrained model saved as ``out/exp/model_000010.pth`` (tracking cost and paths do not need training)."""
     write_frames(make_clip(num_frames=frames, height=height, width=width, seed=seed), root / "frames")
     run_dir = root / "run"
-    prepare(root / "frames", run_dir, max_side=None, progress=False, workers=1, chain_direct_max_gap=1)
+    prepare(root / "frames", run_dir, PrepareConfig(max_side=None), progress=False, workers=1)
     torch.manual_seed(0)
     model = OmniMotionModel(TINY, frames, (height, width))
     state = {name: getattr(model, name).state_dict() for name in ("feature_mlp", "deform_mlp", "color_mlp")}

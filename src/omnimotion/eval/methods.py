@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from omnimotion.eval.baselines import CYCLE_TH_PX, FlowCache, chain_tracks, direct_tracks
-from omnimotion.flow import get_backend
+from omnimotion.preprocess.options import PrepareConfig
 
 __all__ = ["MethodOptions", "TrackingMethod", "register_method", "get_method", "available_methods"]
 
@@ -29,14 +29,15 @@ __all__ = ["MethodOptions", "TrackingMethod", "register_method", "get_method", "
 class MethodOptions:
     """Options every method receives.
 
-    flow: flow backend name for ``omnimotion.flow.get_backend`` (the same for every method, for fairness).
+    prepare: the flow backend and its options (the same for every method, for fairness), and the
+        preprocessing of methods that prepare a data directory.
     cycle_th_px: forward-backward cycle threshold of the flow baselines, pixels of the video.
     extra: method-specific settings (e.g. a preset name for the model), passed through untouched.
     workers: preprocessing processes of methods that prepare a data directory (None = all cores); changes
         only the speed, so predictions saved with another value are reused.
     """
 
-    flow: str = "dis"
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
     cycle_th_px: float = CYCLE_TH_PX
     extra: dict[str, Any] = field(default_factory=dict)
     workers: int | None = None
@@ -46,12 +47,12 @@ TrackingMethod = Callable[[np.ndarray, np.ndarray, Path, MethodOptions], tuple[n
 
 
 def _chain(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
-    return chain_tracks(video, queries, FlowCache(video, get_backend(options.flow)),
+    return chain_tracks(video, queries, FlowCache(video, options.prepare.backend()),
                         options.cycle_th_px)
 
 
 def _direct(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
-    return direct_tracks(video, queries, FlowCache(video, get_backend(options.flow)),
+    return direct_tracks(video, queries, FlowCache(video, options.prepare.backend()),
                          options.cycle_th_px)
 
 

@@ -22,6 +22,7 @@ A video or method that fails is logged, listed in ``results.md`` and skipped; th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -43,6 +44,7 @@ from omnimotion.eval.predictions import SavedPredictions, load_predictions, read
 from omnimotion.eval.report import NO_DATA_DIR, write_results
 from omnimotion.eval.scoring import check_predictions, score_in_detail
 from omnimotion.eval.tapvid import QuerySet, sample_queries
+from omnimotion.preprocess.options import PrepareConfig
 
 __all__ = ["EvalConfig", "EvalResults", "JobMap", "run_evaluation", "run_method", "rescore_config"]
 
@@ -147,7 +149,8 @@ def rescore_config(out_dir: str | Path) -> EvalConfig:
                          "--dataset, --method and the method options to choose which to re-score")
     first = saved[0]
     methods = sorted({s["method"] for s in saved})
-    options = MethodOptions(flow=first["flow"], cycle_th_px=first["cycle_th_px"], extra=first["extra"])
+    options = MethodOptions(prepare=PrepareConfig(flow=first["flow"], **first.get("prepare", {})),
+                            cycle_th_px=first["cycle_th_px"], extra=first["extra"])
     return EvalConfig(dataset=first["dataset"], methods=methods, out_dir=Path(out_dir),
                       query_mode=first["query_mode"], plots=False, method_options=options, rescore=True)
 
@@ -254,8 +257,17 @@ def _settings(config: EvalConfig, method_name: str) -> dict[str, Any]:
     options = config.method_options
     return {"version": omnimotion.__version__, "dataset": str(config.dataset), "method": method_name,
             "query_mode": config.query_mode,
-            "flow": options.flow, "cycle_th_px": options.cycle_th_px,
+            "flow": options.prepare.flow, **_changed_preprocessing(options.prepare), "cycle_th_px": options.cycle_th_px,
             "extra": json.loads(json.dumps(options.extra, default=str))}
+
+
+def _changed_preprocessing(prepare: PrepareConfig) -> dict[str, Any]:
+    """``{"prepare": {field: value}}`` for the preprocessing options besides the flow name that differ from the
+    defaults (none: nothing, so that predictions saved before these options existed still match)."""
+    default = PrepareConfig()
+    changed = {f.name: getattr(prepare, f.name) for f in dataclasses.fields(prepare)
+               if f.name != "flow" and getattr(prepare, f.name) != getattr(default, f.name)}
+    return {"prepare": changed} if changed else {}
 
 
 def _has_predictions(config: EvalConfig, video_name: str, method_name: str) -> bool:

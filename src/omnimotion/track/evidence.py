@@ -4,7 +4,8 @@ A point is followed from its query frame through the frames after it (and before
 flows: at each frame t, the candidates come from the frames t - g (g in ``EVIDENCE_GAPS``, flows that skip
 frames, ``omnimotion.track.gapflows``) and, where the data directory holds the pair, straight from the query
 frame (its chained flow, or the direct flow where the chaining kept it). Each step is checked forward and backward (``round_trip``); a step whose round trip
-misses by more than ``EVIDENCE_CYCLE_PX`` (at 256 px, scaled with the longer image side), or lands outside the
+misses by more than ``EVIDENCE_CYCLE_PX`` (at 256 px, scaled with the longer image side; never less on smaller
+images), or lands outside the
 image, breaks its path, and so does every later step of that path. Among the unbroken candidates, the one whose
 path has the smallest sum of squared round-trip misses wins (the most self-consistent path, not the shortest);
 where every path is broken, the point is not vouched for at that frame. This is the multi-flow tracking of
@@ -44,7 +45,7 @@ __all__ = ["FLOW_EVIDENCE_MODES", "EVIDENCE_GAPS", "EVIDENCE_CYCLE_PX", "FlowEvi
 
 FLOW_EVIDENCE_MODES = ("none", "visibility", "positions")
 EVIDENCE_GAPS = (1, 2, 4, 8)  # frames a step of a path may span
-EVIDENCE_CYCLE_PX = 1.0  # largest round-trip miss of a step at 256 px (scaled with the longer image side)
+EVIDENCE_CYCLE_PX = 1.0  # largest round-trip miss of a step at 256 px (scaled with the longer image side, never below)
 _MISS_CAP = 10.0  # a broken step adds at most this miss (squared) to its path, at 256 px
 
 
@@ -88,6 +89,7 @@ def _follow(flows: GapFlows, source: int, direction: int, xy: np.ndarray, rows: 
     of frame ``source`` (``rows`` of the evidence arrays)."""
     height, width = flows.data.image_hw
     scale = max(height, width) / 256
+    limit = EVIDENCE_CYCLE_PX * max(scale, 1.0)  # below 1 px, bilinear sampling at motion edges fails exact flows
     at = {source: xy.astype(np.float32)}
     cost = {source: np.zeros(len(xy))}
     broken = {source: np.zeros(len(xy), bool)}
@@ -96,7 +98,7 @@ def _follow(flows: GapFlows, source: int, direction: int, xy: np.ndarray, rows: 
         best = (np.array(at[target - direction]), np.full(len(xy), np.inf), np.ones(len(xy), bool))
         for start, pair in _candidate_pairs(flows, source, target, direction):
             there, miss = round_trip(*pair, at[start])
-            fails = broken[start] | (miss > EVIDENCE_CYCLE_PX * scale) | ~inside_image(there, height, width)
+            fails = broken[start] | (miss > limit) | ~inside_image(there, height, width)
             total = cost[start] + np.minimum(miss / scale, _MISS_CAP) ** 2
             better = (best[2] & ~fails) | ((best[2] == fails) & (total < best[1]))
             best = (np.where(better[:, None], there, best[0]), np.where(better, total, best[1]),

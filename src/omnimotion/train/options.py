@@ -8,11 +8,18 @@ Steps are optimisation steps; pixel quantities are in pixels of the prepared fra
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-__all__ = ["TrainConfig", "DEPTH_INIT_CHOICES"]
+from omnimotion.model import METHODS
+
+__all__ = ["TrainConfig", "DEPTH_INIT_CHOICES", "DEVICE_CHOICES"]
 
 DEPTH_INIT_CHOICES = ("auto", "on", "off")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N")
+_POSITIVE = ("num_iters", "num_pairs", "num_pts", "lrate_decay_steps", "i_print", "i_img", "i_weight", "i_cache",
+             "interval_growth_steps", "error_map_stride", "flow_cache_size", "start_interval")
+_NOT_NEGATIVE = ("num_imgs", "threads", "grad_clip", "max_padding", "motion_share", "schedule_scale")
 
 
 @dataclass
@@ -111,7 +118,7 @@ class TrainConfig:
     seed: int = 1234
     """Global torch seed (official: 1234)."""
     device: str = "auto"
-    """``auto`` (CUDA if available), ``cpu`` or ``cuda``."""
+    """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``."""
     threads: int = 0
     """CPU threads of training and tracking (torch, OpenCV, OpenMP). 0: ``OMP_NUM_THREADS`` if set, else the
     cores not busy with other work when the stage starts (``omnimotion.io.threads``)."""
@@ -133,8 +140,17 @@ class TrainConfig:
     """Show a tqdm progress bar."""
 
     def __post_init__(self) -> None:
-        if self.depth_init not in DEPTH_INIT_CHOICES:
-            raise ValueError(f"depth_init {self.depth_init!r} is not one of {', '.join(DEPTH_INIT_CHOICES)}")
+        for key, choices in (("method", METHODS), ("depth_init", DEPTH_INIT_CHOICES)):
+            if getattr(self, key) not in choices:
+                raise ValueError(f"{key} {getattr(self, key)!r} is not one of {', '.join(choices)}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"device {self.device!r} is not one of {', '.join(DEVICE_CHOICES)}")
+        for key in _POSITIVE:
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        for key in _NOT_NEGATIVE:
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
 
     def steps(self, official_steps: float) -> float:
         """A step constant of the official loss schedules, rescaled by ``schedule_scale``."""

@@ -8,7 +8,7 @@ model is the fast ``SurfaceModel`` (spec §8.1) and the step uses ``surface_loss
 schedule of learning rates, checkpoints and mining).
 
 Outputs, under ``<data_dir>/<save_dir>/<expname>`` (an absolute ``save_dir`` is used as is):
-``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (resolved configuration),
+``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (the configuration; ``--config`` loads it back),
 ``flow_error.txt`` (per-frame hard-mining error) and ``logs/`` (tensorboard). A resumed run restores the
 model, optimiser, schedule, sampler and RNG states, so on CPU with one thread it reproduces an uninterrupted
 run exactly (with more threads this was not verified; README).
@@ -58,6 +58,9 @@ class RunConfig(Protocol):
     data_dir: str
     model: ModelConfig
     train: TrainConfig
+
+    def to_text(self) -> str:
+        """The whole configuration in the config-file format, written as ``args.txt`` (loadable with --config)."""
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -265,7 +268,7 @@ class Trainer:
         """Train until ``num_iters``; checkpoint every ``i_weight`` steps, at the end and on Ctrl-C."""
         tcfg = self.tcfg
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_text(self.out_dir / "args.txt", _config_text(dataclasses.asdict(self.cfg)))
+        save_text(self.out_dir / "args.txt", self.cfg.to_text())
         logger = TrainLogger(self.out_dir / "logs", tcfg, initial=self.step)
         last = None
         with _stop_on_sigint(self), logger:
@@ -304,17 +307,6 @@ def _warn_changed_settings(path: str | Path, saved: dict[str, Any], current: dic
         log.warning("resuming from %s with other settings than it was trained with: %s; the run goes on with the "
                     "new values (add --no_reload to train from scratch with them)", path,
                     ", ".join(f"{name} {old!r} -> {new!r}" for name, old, new in changed))
-
-
-def _config_text(config: dict[str, Any], prefix: str = "") -> str:
-    """Nested dict -> official ``key = value`` lines (sections become comments)."""
-    lines = []
-    for key, value in config.items():
-        if isinstance(value, dict):
-            lines.append(f"# {key}\n" + _config_text(value))
-        else:
-            lines.append(f"{key} = {value}")
-    return "\n".join(lines) + "\n"
 
 
 class _stop_on_sigint:
