@@ -28,7 +28,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from omnimotion.config import OmniMotionConfig, override_arguments, parse_values, resolve
-from omnimotion.eval.methods import MethodOptions, register_method
+from omnimotion.eval.methods import MethodOptions
 from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
@@ -314,6 +314,3 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
 
 def _optional_int(value) -> int | None:
     return None if value in (None, "", "none", "None") else int(value)
-
-
-register_method("omnimotion", _omnimotion_method)
