@@ -1,4 +1,4 @@
-"""The whole preprocessing stage: video -> training-ready data directory (spec §1-2).
+"""The whole preprocessing stage: video -> training-ready data directory (docs/method.md#preprocessing).
 
 ``prepare(source, out_dir)`` runs, each step resumable:
 
