@@ -49,19 +49,17 @@ logger = logging.getLogger(__name__)
 
 CHAIN_DIRECT_MAX_GAP = 1
 """Long-range training targets come from checked chains of consecutive flows, not from direct long-gap flows:
-with DIS, direct long-gap flows pass the cycle check while wrong (benchmarks/bench_supervision_quality.py,
-DIS ``fine``: median error of the valid targets 0.9 vs 6.2 px at gaps 5-8, 1.6 vs 16.2 px at gaps 17-31).
-Only the consecutive flows are then computed."""
+with DIS, direct long-gap flows pass the cycle check while wrong (figures: benchmarks/NOTES.md). Only the
+consecutive flows are then computed."""
 
 DEFAULT_PRESET = "surface"
-"""The CPU-practical default: the fast single-surface variant. On 10 DAVIS clips it scores AJ 54.4 with its
-flow evidence, against 51.3 for chained flow from the same flows (0.3.0, DIS ``fine2x``); the faithful
-``fast`` preset scores far below both, and takes longer (see README)."""
+"""The CPU-practical default: the fast single-surface variant (docs/method.md#single-surface-variant); how it
+compares with the faithful presets and the flow baselines: README "Measured results"."""
 
 DEFAULT_MAX_SIDE = 256
-"""Working size: frames are shrunk so that their longest side is at most this (the size every figure in the
-README was measured at; preprocessing and training time grow with the pixel count). Outputs stay in the
-source video's pixels."""
+"""Working size: frames are shrunk so that their longest side is at most this (preprocessing and training
+time grow with the pixel count; the README's measurements use this size). Outputs stay in the source video's
+pixels."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""

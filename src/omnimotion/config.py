@@ -87,7 +87,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "canonical_hidden": 256, "time_hidden": 128, "code_dim": 64, "use_max_loc": True,
         "vis_occlusion": True,
     },
-    # The fast single-surface variant (spec §8.1); see configs/surface.txt for the measured figures.
+    # The fast single-surface variant (docs/method.md#single-surface-variant).
     "surface": {
         "expname": "surface", "method": "surface", "num_imgs": 0, "num_iters": 3000, "num_pairs": 8, "num_pts": 256,
         "use_count_map": True, "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50,
@@ -256,7 +256,8 @@ def config_from_dict(data: dict[str, Any]) -> OmniMotionConfig:
 
 
 def config_to_text(cfg: OmniMotionConfig) -> str:
-    """Every resolved value in the official ``key = value`` format (written as ``args.txt``)."""
+    """Every resolved value in the official ``key = value`` format, keys with their section's ``KEY_PREFIX``.
+    (``args.txt`` is written by ``omnimotion.train.trainer``, not by this function.)"""
     lines = [f"data_dir = {cfg.data_dir}"]
     for name in SECTIONS:
         lines.append(f"# {name}")

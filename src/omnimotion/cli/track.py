@@ -61,7 +61,8 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--depth_video", default=None, help="also write the model's pseudo-depth as an mp4")
     parser.add_argument("--color_video", default=None, help="also write the model's rendered colours as an mp4")
     parser.add_argument("--occlusion_th", type=float, default=None,
-                        help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
+                        help="occluded iff the occlusion score exceeds this; default: the model's own "
+                             "(0.5 for the surface model, 0.99 for the volume model)")
     parser.add_argument("--flow_evidence", default=None, choices=FLOW_EVIDENCE_MODES,
                         help="correct tracks with DATA_DIR's flows: visible wherever the flow's cycle check "
                              "followed the point (visibility), also take the flow's position there (positions), "

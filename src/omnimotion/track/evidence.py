@@ -2,19 +2,16 @@
 
 The data directory's mask of pair (t -> k) marks pixel p of frame t *reliable* when its (chained) flow to
 frame k passed the forward-backward cycle check (``omnimotion.preprocess``): the flow followed the point
-into frame k and back. Such a point is visible in frame k, whatever the model's occlusion test says. On
-the 10 TAP-Vid DAVIS clips the surface model's depth test flagged such points occluded often (dog: 267 of
-its 315 false occlusions were reliable in the flow), while only a few true occlusions were reliable
-(README "Measured results").
+into frame k and back. Such a point is visible in frame k, whatever the model's occlusion test says: the
+surface model's depth test often calls such points occluded, while true occlusions are rarely reliable
+(benchmarks/NOTES.md).
 
 Where the flow does not vouch, it can still testify to an occlusion: when the chained flow to frame k and the
 chained flow back land far from where they started (``ROUND_TRIP_OCCLUSION``: 48 px at 256 px, the threshold of
 the flow baselines and of the OmniMotion paper's RAFT-C), the point was lost in between, most often behind
-something. Such frames are occluded in both correcting modes, whatever the model says. Measured on the surface
-preset's models (DIS ``fine``, ``positions``): DAVIS-10 AJ 50.2 -> 51.2 with OA 84.5 -> 84.8 (motocross-jump
-31.8 -> 41.2, libby 8.7 -> 7.7); ``synthetic:8`` AJ 64.8 -> 66.4 with OA 88.3 -> 87.6. A threshold of 32 px at
-256 scored higher on both (51.5, 67.3) and 16 px higher still, with OA falling; 48 was kept as the
-established value rather than one tuned on the benchmark.
+something. Such frames are occluded in both correcting modes, whatever the model says. 48 px is the
+established value, not one tuned on the benchmark (what it gains, and what lower thresholds would:
+benchmarks/NOTES.md).
 
 Modes (``FLOW_EVIDENCE_MODES``):
 
@@ -175,12 +172,10 @@ def _reliable_bilinear(flow: np.ndarray, reliable: np.ndarray, xy: np.ndarray) -
     """``flow [H, W, 2]`` at ``xy [n, 2]``, bilinear over those of the four neighbours that are reliable and
     whose flow is within ``NEIGHBOUR_AGREEMENT_PX`` of the nearest pixel's.
 
-    A neighbour whose chain broke holds an unrelated flow: mixing it in moved points by up to 87 px on the
-    DAVIS clips (AJ 49.9 vs 50.2 with it left out). A reliable neighbour can still have followed another
-    surface: each step of both chains passed its cycle check, yet on blackswan two neighbouring pixels' chains
-    over 30 frames ended 66 px apart, and one query landed 26 px off (the clip's AJ 93.4 -> 96.2 without such
-    neighbours). The nearest pixel is reliable for every point asked about and has a bilinear weight of at
-    least 1/4, so the normalising weight is never 0.
+    A neighbour whose chain broke holds an unrelated flow, and a reliable neighbour can still have followed
+    another surface (each step of both chains passed its cycle check, yet the chains end far apart): mixing
+    either in moves points far off (examples: benchmarks/NOTES.md). The nearest pixel is reliable for every
+    point asked about and has a bilinear weight of at least 1/4, so the normalising weight is never 0.
     """
     height, width = reliable.shape
     nearest = flow[_nearest_pixel(xy[:, 1], height), _nearest_pixel(xy[:, 0], width)]
