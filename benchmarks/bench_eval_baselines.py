@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from omnimotion.eval import (EvalConfig, FlowCache, MethodOptions, baseline_methods, chain_tracks, direct_tracks,
+                             iter_videos, run_evaluation, sample_queries, score_predictions)
 from omnimotion.preprocess.options import PrepareConfig
-from omnimotion.eval import (EvalConfig, FlowCache, MethodOptions, chain_tracks, direct_tracks, iter_videos,
-                             run_evaluation, sample_queries, score_predictions)
 from omnimotion.flow import get_backend
 
 THRESHOLDS_PX = (1.0, 3.0, 5.0, 10.0, 48.0)
@@ -65,7 +65,7 @@ def main() -> int:
             continue
         config = EvalConfig(dataset=dataset, methods=["chain", "direct"], query_mode="strided",
                             out_dir=args.out / label.replace(":", "_").replace(" ", "_"), method_options=options)
-        results = run_evaluation(config)
+        results = run_evaluation(config, baseline_methods())
         report += [f"# {label}", "", results.markdown]
     davis = Path(args.data) / "tapvid_davis_first32"
     if not args.skip_sweep and davis.is_dir():

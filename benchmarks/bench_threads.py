@@ -20,7 +20,6 @@ from pathlib import Path
 
 _TRAIN = """
 import sys, time
-from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.api import run_config
 from omnimotion.train.trainer import Trainer
 import torch
@@ -38,6 +37,7 @@ print(f"{steps / (time.perf_counter() - start):.2f} {torch.get_num_threads()}")
 
 
 def prepare_clip(work: Path) -> Path:
+    from omnimotion.preprocess.options import PrepareConfig
     from omnimotion.preprocess.pipeline import prepare
     from omnimotion.synthetic import make_clip, write_video
 

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from omnimotion.config import OmniMotionConfig, compose
-from omnimotion.eval.methods import MethodOptions, register_method
+from omnimotion.eval.methods import MethodOptions
 from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
@@ -51,8 +51,8 @@ __all__ = ["track_video", "RunOutputs", "RunSettings", "run", "run_stages", "pre
 logger = logging.getLogger(__name__)
 
 DEFAULT_PRESET = "surface"
-"""The CPU-practical default: the fast single-surface variant (README "Measured results" compares it with the
-faithful ``fast`` preset and with chained flow)."""
+"""The CPU-practical default: the fast single-surface variant (docs/method.md#single-surface-variant); how it
+compares with the faithful presets and the flow baselines: README "Measured results"."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
@@ -281,4 +281,3 @@ def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, op
     return tracks.tracks, tracks.occluded
 
 
-register_method("omnimotion", _omnimotion_method)

@@ -91,7 +91,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "i_print": 50, "i_img": 500, "num_samples_ray": 8, "use_affine": False, "nvp_hidden": 128,
         "canonical_hidden": 256, "time_hidden": 128, "code_dim": 64, "use_max_loc": True,
     },
-    # The fast single-surface variant; see configs/surface.txt for the measured figures.
+    # The fast single-surface variant (docs/method.md#single-surface-variant).
     "surface": {
         "expname": "surface", "method": "surface", "num_imgs": 0, "num_iters": 3000, "num_pairs": 8, "num_pts": 256,
         "use_count_map": True, "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50,

@@ -1,6 +1,5 @@
 """``omnimotion track`` end to end on a tiny data directory with an untrained (randomly initialised) model."""
 
-import dataclasses
 import shutil
 
 import cv2
@@ -9,27 +8,19 @@ import pytest
 import torch
 
 from omnimotion.cli.main import main
-from omnimotion.model import ModelConfig, OmniMotionModel
 from omnimotion.synthetic import make_clip, write_frames
 from omnimotion.track import Tracker, load_csv, load_tracks
 
+from tiny_checkpoint import save_untrained_checkpoint
+
 T, H, W = 6, 32, 40
-TINY = ModelConfig(num_samples_ray=8, nvp_hidden=32, code_dim=16, time_hidden=32, canonical_hidden=32,
-                   num_coupling_layers=3, affine_num_layers=2)
-
-
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("seq")
     write_frames(make_clip(num_frames=T, height=H, width=W, seed=1), root / "color")
-    torch.manual_seed(0)
-    model = OmniMotionModel(TINY, T, (H, W))
-    state = {name: getattr(model, name).state_dict() for name in ("feature_mlp", "deform_mlp", "color_mlp")}
-    state.update(num_imgs=T, image_hw=[H, W], step=10, config={"model": dataclasses.asdict(TINY)})
-    (root / "out" / "exp").mkdir(parents=True)
-    torch.save(state, root / "out" / "exp" / "model_000010.pth")
+    save_untrained_checkpoint(root, T, (H, W))
     return root
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from omnimotion import synthetic
 from omnimotion.cli.main import main
 from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import write_video
 
-synthetic = pytest.importorskip("omnimotion.synthetic")
 REPO = Path(__file__).resolve().parents[2]
 
 

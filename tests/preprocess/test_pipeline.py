@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from omnimotion.preprocess.options import PrepareConfig
+from omnimotion import synthetic
 from omnimotion.flow import DisFlow
 from omnimotion.io.datadir import CorruptFileError, DataDir
 from omnimotion.io.atomic import OutputNotWritableError
 from omnimotion.preprocess import disk, pipeline
 from omnimotion.preprocess.pipeline import STATE_FILE, prepare, refilter
 
-synthetic = pytest.importorskip("omnimotion.synthetic")
 N, SIZE = 6, 48
 NON_ADJACENT = N * (N - 1) - 2 * (N - 1)  # ordered pairs more than one frame apart: 20
 

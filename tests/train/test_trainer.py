@@ -9,9 +9,10 @@ from omnimotion.config import OmniMotionConfig
 from omnimotion.io.checkpoint import OFFICIAL_KEYS, CorruptCheckpointError, latest_checkpoint, load_checkpoint
 from omnimotion.io.datadir import DataDirError
 from omnimotion.model import ModelConfig
-from omnimotion.train.mining import predicted_flow
 from omnimotion.train.options import TrainConfig
 from omnimotion.train.trainer import NonFiniteLossError, Trainer, fit
+
+from prepared_dirs import endpoint_errors
 
 
 def tiny_run(data_dir, tmp_path, **train) -> OmniMotionConfig:
@@ -24,24 +25,12 @@ def tiny_run(data_dir, tmp_path, **train) -> OmniMotionConfig:
     return OmniMotionConfig(data_dir=str(data_dir), model=model, train=TrainConfig(**options))
 
 
-def endpoint_errors(trainer, clip, pairs):
-    """Mean end-point error of the model's (max-weight) flow and of zero motion vs the exact flow."""
-    model_err, zero_err = [], []
-    for i, j in pairs:
-        gt, occluded = clip.flow(i, j)
-        pred = predicted_flow(trainer.model, i, j, (clip.height, clip.width), 1, 4096, trainer.device)
-        visible = ~occluded
-        model_err.append(np.linalg.norm(pred - gt, axis=-1)[visible].mean())
-        zero_err.append(np.linalg.norm(gt, axis=-1)[visible].mean())
-    return float(np.mean(model_err)), float(np.mean(zero_err))
-
-
 def test_training_lowers_flow_loss_and_beats_zero_motion(synthetic_dir, tmp_path):
     data, clip = synthetic_dir
     trainer = Trainer(data.root, tiny_run(data.root, tmp_path, no_reload=True))
     losses = [trainer.train_step()["flow"] for _ in range(200)]
     assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
-    model_epe, zero_epe = endpoint_errors(trainer, clip, [(0, 1), (0, 3), (0, 7), (4, 2), (7, 1)])
+    model_epe, zero_epe = endpoint_errors(trainer.model, clip, [(0, 1), (0, 3), (0, 7), (4, 2), (7, 1)])
     assert zero_epe > 1.0  # the clip really moves
     assert model_epe < 0.6 * zero_epe, (model_epe, zero_epe)
 

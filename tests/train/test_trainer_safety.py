@@ -8,14 +8,13 @@ import sys
 import pytest
 
 from omnimotion.preprocess.options import PrepareConfig
+from omnimotion import synthetic
 from omnimotion.io.datadir import CorruptFileError
 from omnimotion.io.lock import FolderInUseError
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.train.trainer import fit
 
 from test_trainer import tiny_run
-
-synthetic = pytest.importorskip("omnimotion.synthetic")
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,25 @@ import logging
 import sys
 from pathlib import Path
 
-from omnimotion.api import DEFAULT_PRESET, run_config  # also registers the 'omnimotion' evaluation method
+from omnimotion import api
+from omnimotion.api import DEFAULT_PRESET, run_config
 from omnimotion.batch import ray_job_map
 from omnimotion.cli.batch import add_ray_options, connected_ray, task_resources
 from omnimotion.cli.main import HelpFormatter, parse_key_values
 from omnimotion.cli.prepare import add_flow_backend_options, flow_overrides
 from omnimotion.config import PRESETS
-from omnimotion.eval import (CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, available_methods, rescore_config,
-                             run_evaluation)
+from omnimotion.eval import (CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, TrackingMethod, baseline_methods,
+                             rescore_config, run_evaluation)
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "evaluation_methods"]
 
 log = logging.getLogger(__name__)
+
+
+def evaluation_methods() -> dict[str, TrackingMethod]:
+    """The methods ``--method`` chooses from, by name: the flow baselines and ``omnimotion``, the model
+    (fitted on each video in its work folder, then tracking the queries; ``--preset``/``--set`` configure it)."""
+    return {**baseline_methods(), "omnimotion": api._omnimotion_method}
 
 
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
@@ -37,7 +44,7 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="TAP-Vid .pkl, an .npz, a folder of .npz files (searched recursively), or "
                              "synthetic:K[,frames=50,size=256,sprites=3,points=64,motion=mixed,seed=0]")
     parser.add_argument("--method", default="chain,direct",
-                        help=f"comma-separated methods; available: {', '.join(available_methods())}")
+                        help=f"comma-separated methods; available: {', '.join(sorted(evaluation_methods()))}")
     parser.add_argument("--query_mode", choices=("strided", "first"), default="strided",
                         help="TAP-Vid query protocol (BADJA-style files with a valid mask always use first)")
     parser.add_argument("--out", help="output folder for results, saved predictions, work folders and plots")
@@ -104,9 +111,9 @@ def _config(args: argparse.Namespace) -> EvalConfig:
 def _evaluate(config: EvalConfig, args: argparse.Namespace) -> EvalResults:
     """In this process, or with --address one Ray task per video (its methods without saved predictions)."""
     if args.address is None:
-        return run_evaluation(config)
+        return run_evaluation(config, evaluation_methods())
     config.out_dir = config.out_dir.resolve()  # workers may run in another working directory
     resources = task_resources(args)
     config.method_options.workers = max(1, int(resources.cpus))  # a task's preprocessing stays in its CPUs
     with connected_ray(args):
-        return run_evaluation(config, ray_job_map(resources))
+        return run_evaluation(config, evaluation_methods(), ray_job_map(resources))

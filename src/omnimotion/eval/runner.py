@@ -30,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -38,7 +38,7 @@ from tqdm import tqdm
 import omnimotion
 from omnimotion.eval.breakdown import flow_vouched, is_data_dir
 from omnimotion.eval.datasets import EvalVideo, VideoSource, iter_videos
-from omnimotion.eval.methods import MethodOptions, get_method
+from omnimotion.eval.methods import MethodOptions, TrackingMethod
 from omnimotion.eval.plots import plot_tracks
 from omnimotion.eval.predictions import SavedPredictions, load_predictions, read_settings, save_predictions
 from omnimotion.eval.report import NO_DATA_DIR, write_results
@@ -56,7 +56,7 @@ class EvalConfig:
     """Settings of one evaluation run.
 
     dataset: TAP-Vid .pkl, .npz, folder of .npz, or ``synthetic:K[,options]`` (``omnimotion.eval.datasets``).
-    methods: method names (``omnimotion.eval.methods``), run in this order on each video.
+    methods: method names (keys of the table given to ``run_evaluation``), run in this order on each video.
     query_mode: "strided" or "first" (TAP-Vid protocols; videos with a valid mask always use "first").
     out_dir: output folder (created).
     max_videos: evaluate at most this many videos (None: all).
@@ -92,9 +92,12 @@ runs jobs elsewhere (``omnimotion.batch.ray_job_map``) may yield, for a job that
 exception that stopped it."""
 
 
-def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
+def run_evaluation(config: EvalConfig, methods: Mapping[str, TrackingMethod], map_jobs: JobMap = map) -> EvalResults:
     """Run the methods that have no saved predictions, then score every (video, method) from its saved
     predictions and write ``results.csv`` and ``results.md`` into ``config.out_dir`` (if anything was scored).
+
+    ``methods``: name -> method (``omnimotion.eval.methods``); every name in ``config.methods`` must be in it,
+    else ValueError before any work.
 
     A job is one video with its methods to run; ``map_jobs`` runs the jobs (default: one after another in this
     process). Each job saves its predictions itself, so finished work survives an interruption wherever it ran.
@@ -102,7 +105,9 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
     if config.query_mode not in ("strided", "first"):
         raise ValueError(f"query_mode must be 'strided' or 'first', got {config.query_mode!r}")
     for name in config.methods:
-        get_method(name)  # unknown names fail before any work
+        if name not in methods:
+            raise ValueError(f"unknown evaluation method {name!r}; choose from: {', '.join(sorted(methods))}")
+    chosen = {name: methods[name] for name in config.methods}  # only these travel to where jobs run
     plans = [(source, [name for name in config.methods if not _has_predictions(config, source.name, name)])
              for source in iter_videos(config.dataset, config.max_videos)]
     failures: list[dict[str, str]] = []
@@ -112,7 +117,7 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
                      for source, pending in plans for name in pending]
     else:
         jobs = [(source, pending) for source, pending in plans if pending]
-        outcomes = map_jobs(functools.partial(_run_video, config), jobs)
+        outcomes = map_jobs(functools.partial(_run_video, config, chosen), jobs)
         for (source, pending), outcome in tqdm(zip(jobs, outcomes), total=len(jobs), desc="eval videos",
                                                unit="video"):
             if isinstance(outcome, Exception):
@@ -155,7 +160,8 @@ def rescore_config(out_dir: str | Path) -> EvalConfig:
                       query_mode=first["query_mode"], plots=False, method_options=options, rescore=True)
 
 
-def _run_video(config: EvalConfig, job: tuple[VideoSource, list[str]]) -> list[dict[str, str]]:
+def _run_video(config: EvalConfig, methods: Mapping[str, TrackingMethod],
+               job: tuple[VideoSource, list[str]]) -> list[dict[str, str]]:
     """One job of ``run_evaluation``: run the video's pending methods, saving each one's predictions; returns
     the failures."""
     source, pending = job
@@ -166,7 +172,7 @@ def _run_video(config: EvalConfig, job: tuple[VideoSource, list[str]]) -> list[d
     failures = []
     for name in pending:
         try:
-            run_method(config, video, queries, mode, name)
+            run_method(config, video, queries, mode, name, methods[name])
         except Exception as err:  # a failing method must not stop the others
             failures.append(_failure(source.name, name, _describe(err)))
     return failures
@@ -181,10 +187,10 @@ def _load(config: EvalConfig, source: VideoSource) -> tuple[EvalVideo, QuerySet,
     return video, queries, mode
 
 
-def run_method(config: EvalConfig, video: EvalVideo, queries: QuerySet, query_mode: str,
-               method_name: str) -> SavedPredictions:
-    """Track ``queries`` on ``video`` with one method, time it, save the predictions and plot them if asked."""
-    method = get_method(method_name)
+def run_method(config: EvalConfig, video: EvalVideo, queries: QuerySet, query_mode: str, method_name: str,
+               method: TrackingMethod) -> SavedPredictions:
+    """Track ``queries`` on ``video`` with ``method`` (saved under ``method_name``), time it, save the predictions
+    and plot them if asked."""
     start = time.perf_counter()
     tracks, occluded = method(video.video, queries.queries, _workdir(config.out_dir, video.name, method_name),
                               config.method_options)

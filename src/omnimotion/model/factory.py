@@ -1,8 +1,8 @@
 """Model factory: which model a configuration builds (``method``: ``omnimotion`` | ``surface``).
 
 The faithful ``OmniMotionModel`` is built from a ``ModelConfig``, the fast single-surface ``SurfaceModel``
-(spec §8.1) from a ``SurfaceModelConfig``; both offer the tracker's interface (``correspondences``,
-``occlusion_score``, ``render_depth``). ``image_hw`` is (H, W) of the fitted frames in pixels.
+(docs/method.md#single-surface-variant) from a ``SurfaceModelConfig``; both offer the tracker's interface
+(``correspondences``, ``occlusion_score``, ``render_depth``). ``image_hw`` is (H, W) of the fitted frames in pixels.
 """
 
 from __future__ import annotations

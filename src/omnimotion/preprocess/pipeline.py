@@ -1,4 +1,4 @@
-"""The whole preprocessing stage: video -> training-ready data directory (spec §1-2).
+"""The whole preprocessing stage: video -> training-ready data directory (docs/method.md#preprocessing).
 
 ``prepare(source, out_dir, config)`` runs, with the options of a ``PrepareConfig``, each step resumable:
 
@@ -51,7 +51,7 @@ import numpy as np
 from tqdm import tqdm
 
 from omnimotion.flow.base import FlowBackend
-from omnimotion.io.atomic import OutputNotWritableError, atomic_open, remove_stale_temporaries, save_json
+from omnimotion.io.atomic import OutputNotWritableError, atomic_open, remove_stale_temporaries
 from omnimotion.io.datadir import FRAME_EXTENSIONS, DataDir
 from omnimotion.io.lock import FolderLock
 from omnimotion.io.video import frame_files, native_frame_hw, read_frames, video_fps

@@ -1,4 +1,4 @@
-"""``Tracker``: a fitted model -> ``Tracks`` for any query points, and dense flow i -> j (spec §3.5-3.6, §5.1).
+"""``Tracker``: a fitted model -> ``Tracks`` for any query points, and dense flow i -> j (docs/method.md#inference).
 
 For each query (t, x, y) and every target frame k the tracker asks the model for the correspondence of the
 query pixel from frame t to frame k (the max-weight sample along the ray, ``use_max_loc=True``) and for the
@@ -199,9 +199,9 @@ class Tracker:
         index ``[n]``, target frames ``[n]``) -> (pixels ``[n, 2]`` in the targets, occluded ``[n]``).
 
         With an ``OmniMotionModel`` (whose named steps it uses) and ``fast``, the source-ray work is done
-        once per source: each pixel's max-weight canonical point (spec §3.5 step 4, inference) is found up
-        front, and each target then costs one inverse mapping plus the occlusion ray, instead of a whole
-        source ray too (about 2.4x less work with the fast preset). The result is the same as
+        once per source: each pixel's max-weight canonical point (docs/method.md#correspondence-between-frames)
+        is found up front, and each target then costs one inverse mapping plus the occlusion ray, instead of a whole
+        source ray too (benchmarks/NOTES.md). The result is the same as
         ``model.correspondences(..., use_max_loc=True)``, which the other path calls.
         """
         if self.fast and isinstance(self.model, OmniMotionModel):

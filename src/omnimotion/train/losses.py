@@ -1,4 +1,4 @@
-"""OmniMotion training losses (spec §4.2) as pure functions, and the one weighted sum.
+"""OmniMotion training losses (docs/method.md#losses) as pure functions, and the one weighted sum.
 
 Shapes: ``n`` correspondences (pairs x points, flattened in pair order), ``k`` samples per ray.
 Points are ``(x, y)`` pixels of the prepared frames (integer pixel centres, coords.py); 3D samples are in

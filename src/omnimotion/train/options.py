@@ -29,7 +29,7 @@ class TrainConfig:
     """Experiment name; outputs go to ``<save_dir>/<expname>`` (``default`` when empty)."""
     save_dir: str = "out/"
     """Output folder. Relative paths are taken inside the data directory (the official code used the
-    working directory, which made hard-example mining silently miss its cache; spec §1.3)."""
+    working directory, which made hard-example mining silently miss its cache; docs/method.md#data-directory)."""
     ckpt_path: str = ""
     """Checkpoint to start from; empty = newest ``model_*.pth`` in the output folder."""
     no_reload: bool = False
@@ -74,7 +74,7 @@ class TrainConfig:
     """If > 0, clip each parameter's gradient norm to this value."""
     # ----- sampling (official) -----
     use_error_map: bool = False
-    """Hard-example mining from cached predicted-flow errors (spec §4.4)."""
+    """Hard-example mining from cached predicted-flow errors (docs/method.md#hard-example-mining)."""
     use_count_map: bool = False
     """Sample pixels with probability proportional to 1/sqrt(count + 1)."""
     start_interval: int = 20
@@ -93,7 +93,7 @@ class TrainConfig:
     # ----- ours -----
     method: str = "omnimotion"
     """Model to fit: ``omnimotion`` (the faithful method) or ``surface`` (the fast single-surface variant,
-    spec §8.1, configured by the ``surface_*`` keys; ``--preset surface``)."""
+    docs/method.md#single-surface-variant, configured by the ``surface_*`` keys; ``--preset surface``)."""
     lr_heads: float = 3e-4
     """surface: Adam LR of the coupling layers' linear heads (they move every point: keep ~1/10 of grids)."""
     lr_grids: float = 3e-3
@@ -133,7 +133,8 @@ class TrainConfig:
     error_map_stride: int = 1
     """Hard-mining maps are predicted on every stride-th pixel and upsampled (official 1 = every pixel)."""
     flow_cache_size: int = 512
-    """Flow/mask pairs held in memory (LRU, float16 flows); about 0.4 MB per pair at 256x256."""
+    """Flow/mask pairs held in memory (LRU; float32 flows and two bool masks, 10 bytes per pixel: about
+    0.66 MB per pair at 256x256)."""
     tensorboard: bool = True
     """Write tensorboard event files under ``<out>/logs``."""
     progress: bool = True

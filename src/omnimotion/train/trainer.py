@@ -1,11 +1,11 @@
-"""Trainer: test-time optimisation of one OmniMotion model on one prepared sequence (spec §4).
+"""Trainer: test-time optimisation of one OmniMotion model on one prepared sequence (docs/method.md#training).
 
 One step samples ``num_pairs x num_pts`` correspondences (``CorrespondenceSampler``), maps the pixels of
 frame i to frame j (``OmniMotionModel.correspondences``, stratified), evaluates every loss term of
 ``losses.compute_losses``, sums them with the official schedule weights and takes one Adam step (three
 parameter groups with the official learning rates, StepLR decay every step). With ``method = surface`` the
-model is the fast ``SurfaceModel`` (spec §8.1) and the step uses ``surface_losses`` instead (same sampler,
-schedule of learning rates, checkpoints and mining).
+model is the fast ``SurfaceModel`` (docs/method.md#single-surface-variant) and the step uses ``surface_losses``
+instead (same sampler, schedule of learning rates, checkpoints and mining).
 
 Outputs, under ``<data_dir>/<save_dir>/<expname>`` (an absolute ``save_dir`` is used as is):
 ``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (the configuration; ``--config`` loads it back),
@@ -89,9 +89,8 @@ class Trainer:
         self.device = resolve_device(self.tcfg.device)
         use_threads(self.tcfg.threads, "training")
         # Late in a faithful run, tiny values (Adam statistics, gradients) fall into the denormal range, where
-        # x86 float arithmetic is many times slower: steps of the CPU preset went from ~0.27 s to 1-3.7 s after
-        # ~1100 steps. Flushing them to zero changes nothing above 1e-38 and restored 0.53 vs 2.0 s per step
-        # (same checkpoint, loaded machine). Process-wide, CPU only.
+        # x86 float arithmetic is many times slower (benchmarks/NOTES.md). Flushing them to zero changes
+        # nothing above 1e-38. Process-wide, CPU only.
         torch.set_flush_denormal(True)
         self.data = DataDir(data_dir)
         torch.manual_seed(self.tcfg.seed)
@@ -193,7 +192,7 @@ class Trainer:
 
     # ----- hard mining ----------------------------------------------------------------------------
     def refresh_error_maps(self) -> None:
-        """Recompute the hard-example maps from the current model (spec §4.4)."""
+        """Recompute the hard-example maps from the current model (docs/method.md#hard-example-mining)."""
         maps = compute_error_maps(self.model, self.data, self.num_frames, self.sampler.image_hw,
                                   stride=self.tcfg.error_map_stride, device=self.device)
         self.sampler.set_error_maps(maps)
