@@ -19,7 +19,8 @@ from omnimotion.track import Tracker, load_tracks
 from omnimotion.train import fit
 
 sys.path.insert(0, str(Path(__file__).parent / "view"))
-from view_fixtures import TINY, checkpoint_of, make_run  # noqa: E402
+from tiny_checkpoint import TINY_MODEL as TINY  # noqa: E402
+from view_fixtures import checkpoint_of, make_run  # noqa: E402
 
 
 def test_args_txt_of_a_surface_run_loads_back_to_the_same_config(tmp_path):
