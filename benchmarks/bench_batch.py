@@ -88,14 +88,14 @@ def main() -> None:
     parser.add_argument("--num_cpus", type=int, default=2, help="CPUs of the local Ray instance")
     parser.add_argument("--keep", type=Path, default=None, help="keep the outputs in this folder")
     args = parser.parse_args()
-    from omnimotion.api import RunSettings
+    from omnimotion.api import RunSettings, run_config
 
     load_at_start = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="bench_batch_", dir=args.keep))
     clips = make_clips(root, args.clips)
-    overrides = (f"--num_iters={args.num_iters}",)
-    sequential_s = run_sequential(clips, root / "sequential", RunSettings(overrides=overrides))
-    ray_result = run_on_ray(clips, root / "ray", RunSettings(overrides=overrides, workers=1), args.num_cpus)
+    config = run_config(overrides={"num_iters": args.num_iters})
+    sequential_s = run_sequential(clips, root / "sequential", RunSettings(config))
+    ray_result = run_on_ray(clips, root / "ray", RunSettings(config, workers=1), args.num_cpus)
     result = {"clips": args.clips, "frames": 16, "size": "128x128", "preset": "surface", "num_iters": args.num_iters,
               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "ray_cpus": args.num_cpus,
               "load_average_1min_at_start": load_at_start, "load_average_1min_at_end": os.getloadavg()[0],

@@ -20,8 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from omnimotion.eval import (EvalConfig, FlowCache, MethodOptions, chain_tracks, direct_tracks, iter_videos,
-                             run_evaluation, sample_queries, score_predictions)
+from omnimotion.eval import (EvalConfig, FlowCache, MethodOptions, baseline_methods, chain_tracks, direct_tracks,
+                             iter_videos, run_evaluation, sample_queries, score_predictions)
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.flow import get_backend
 
 THRESHOLDS_PX = (1.0, 3.0, 5.0, 10.0, 48.0)
@@ -56,7 +57,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cv2.setNumThreads(1)  # the machine is shared; comparable single-thread timings
-    options = MethodOptions(flow=args.flow)
+    options = MethodOptions(prepare=PrepareConfig(flow=args.flow))
     report = []
     for label, dataset in (("real clips", args.data), (f"synthetic:{args.synthetic}", f"synthetic:{args.synthetic}")):
         if label == "real clips" and not Path(dataset).is_dir():
@@ -64,7 +65,7 @@ def main() -> int:
             continue
         config = EvalConfig(dataset=dataset, methods=["chain", "direct"], query_mode="strided",
                             out_dir=args.out / label.replace(":", "_").replace(" ", "_"), method_options=options)
-        results = run_evaluation(config)
+        results = run_evaluation(config, baseline_methods())
         report += [f"# {label}", "", results.markdown]
     davis = Path(args.data) / "tapvid_davis_first32"
     if not args.skip_sweep and davis.is_dir():

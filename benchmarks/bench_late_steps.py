@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from omnimotion.api import make_config
+from omnimotion.api import run_config
 from omnimotion.io.checkpoint import latest_checkpoint
 from omnimotion.train.trainer import Trainer
 
@@ -29,8 +29,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    cfg = make_config(args.preset, None, ["--progress", "false", "--tensorboard", "false",
-                                          "--threads", str(args.threads)])
+    cfg = run_config(preset=args.preset, overrides={"progress": False, "tensorboard": False,
+                                                    "threads": args.threads})
     trainer = Trainer(args.data_dir, cfg)
     checkpoint = latest_checkpoint(trainer.out_dir)
     if checkpoint is None:

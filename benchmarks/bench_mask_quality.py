@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.synthetic import make_clip, write_frames
 
@@ -37,8 +38,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         frames = Path(tmp) / "frames"
         write_frames(clip, frames)
-        data = prepare(frames, Path(tmp) / "data", cycle_th=args.cycle_th, chain=False, max_side=None,
-                       workers=args.workers)
+        options = PrepareConfig(cycle_th=args.cycle_th, chain=False, max_side=None, chain_direct_max_gap=None)
+        data = prepare(frames, Path(tmp) / "data", options, workers=args.workers)
         counts = _count(data, clip, args.cycle_th)
     print(f"synthetic clip: {args.frames} frames, {args.size}x{args.size}, DIS medium, cycle_th {args.cycle_th} px")
     print("| gap | marked reliable | truly reliable | precision | recall | occluded pixels flagged unreliable |")

@@ -20,12 +20,12 @@ from pathlib import Path
 
 _TRAIN = """
 import sys, time
-from omnimotion.api import make_config
+from omnimotion.api import run_config
 from omnimotion.train.trainer import Trainer
 import torch
 data_dir, threads, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cfg = make_config("surface", None, ["--threads", threads, "--tensorboard", "false", "--progress", "false",
-                                    "--no_reload", "true"])
+cfg = run_config(preset="surface", overrides={"threads": threads, "tensorboard": False, "progress": False,
+                                              "no_reload": True})
 trainer = Trainer(data_dir, cfg)
 for _ in range(10):  # warm-up: first steps allocate
     trainer.train_step()
@@ -37,6 +37,7 @@ print(f"{steps / (time.perf_counter() - start):.2f} {torch.get_num_threads()}")
 
 
 def prepare_clip(work: Path) -> Path:
+    from omnimotion.preprocess.options import PrepareConfig
     from omnimotion.preprocess.pipeline import prepare
     from omnimotion.synthetic import make_clip, write_video
 
@@ -44,7 +45,7 @@ def prepare_clip(work: Path) -> Path:
     if not clip.exists():
         write_video(make_clip(num_frames=24, height=128, width=128, num_sprites=3, motion="mixed", seed=0), clip,
                     fps=10)
-    return prepare(clip, work / "data", max_side=None, chain_direct_max_gap=1, progress=False).root
+    return prepare(clip, work / "data", PrepareConfig(max_side=None), progress=False).root
 
 
 def busy_cores() -> float:

@@ -84,8 +84,8 @@ def time_forward_backward(trainer: Trainer, fused: bool, steps: int) -> list[flo
 
 def bench_step(args, data: DataDir) -> None:
     name = "default.txt" if args.config == "official" else "fast.txt"
-    cfg = load_config(REPO / "configs" / name, ["--no_reload", "--device", "cpu", "--save_dir",
-                                                str(args.work / "out"), "--progress", "false"])
+    cfg = load_config(REPO / "configs" / name, {"no_reload": True, "device": "cpu", "save_dir": str(args.work / "out"),
+                                                "progress": False})
     trainer = Trainer(data.root, cfg)
     trainer.step = args.at_step  # the window and loss weights of a mid-training step
     times, cpu_times = [], []
@@ -125,9 +125,9 @@ def bench_fit(args, clip, data: DataDir) -> None:
     from omnimotion.flow import get_backend
     from omnimotion.track.tracker import Tracker
 
-    overrides = ["--no_reload", "--device", "cpu", "--save_dir", str(args.work / "out"),
-                 "--expname", f"fit_ms{args.motion_share}", "--num_iters", str(args.steps),
-                 "--motion_share", str(args.motion_share), "--progress", "false", "--tensorboard", "false"]
+    overrides = {"no_reload": True, "device": "cpu", "save_dir": str(args.work / "out"),
+                 "expname": f"fit_ms{args.motion_share}", "num_iters": args.steps,
+                 "motion_share": args.motion_share, "progress": False, "tensorboard": False}
     cfg = load_config(REPO / "configs" / "fast.txt", overrides)
     trainer = Trainer(data.root, cfg)
     t0 = time.time()

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.io.checkpoint import save_checkpoint
 from omnimotion.model import SurfaceModel, SurfaceModelConfig
 from omnimotion.preprocess.pipeline import prepare
@@ -48,7 +49,7 @@ def make_run(work: Path, frames: int, size: int) -> tuple[Path, Path]:
         return run_dir, checkpoint
     write_frames(make_clip(num_frames=frames, height=size, width=size, seed=0), work / "frames")
     started = time.perf_counter()
-    prepare(work / "frames", run_dir, max_side=size, chain_direct_max_gap=1, progress=False)
+    prepare(work / "frames", run_dir, PrepareConfig(max_side=size), progress=False)
     log.info("prepared %d frames of %dx%d in %.0f s", frames, size, size, time.perf_counter() - started)
     torch.manual_seed(0)
     cfg = SurfaceModelConfig()

@@ -1,9 +1,15 @@
-"""Settings for the whole test session."""
+"""Settings and shared fixtures of the whole test session."""
 
 import os
+from typing import Callable
 
+import numpy as np
 import pytest
 import torch
+
+from omnimotion.io.datadir import DataDir
+
+from prepared_dirs import FlowFn, synthetic_pair_fn, write_prepared_dir
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -20,3 +26,20 @@ def _one_torch_thread():
         os.environ.pop("OMP_NUM_THREADS")
     else:
         os.environ["OMP_NUM_THREADS"] = previous[1]
+
+
+@pytest.fixture
+def prepared_dir_factory(tmp_path) -> Callable[..., DataDir]:
+    def make(video: np.ndarray, pair_fn: FlowFn, name: str = "clip") -> DataDir:
+        return write_prepared_dir(tmp_path / name, video, pair_fn)
+    return make
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory):
+    """A tiny prepared sequence (8 frames, 32x32, translating sprite) with exact flows; shared, read-only."""
+    from omnimotion.synthetic import make_clip
+
+    clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, motion="translate", seed=3)
+    data = write_prepared_dir(tmp_path_factory.mktemp("synthetic") / "clip", clip.video, synthetic_pair_fn(clip))
+    return data, clip

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from omnimotion.config import (PRESETS, override_arguments, parse_values, UnknownConfigKeyError, build_parser, config_from_dict, config_to_dict,
-                               load_config, parse_config)
+from omnimotion.config import (IGNORED_KEYS, PRESETS, UnknownConfigKeyError, compose, config_from_dict, config_keys,
+                               config_to_dict, load_config, parse_config)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -24,7 +24,7 @@ OFFICIAL_DEFAULTS = {
 
 
 def _value(cfg, key):
-    for section in (cfg.model, cfg.train, cfg.inference):
+    for section in (cfg.model, cfg.train, cfg.track):
         if hasattr(section, key):
             return getattr(section, key)
     raise AssertionError(f"{key} is in no section")
@@ -41,6 +41,8 @@ def test_every_official_option_is_accepted_on_the_command_line(tmp_path):
             argv += [f"--{key}", str(default)]
     cfg = parse_config(argv + ["--data_dir", str(tmp_path), "-f", "x"])
     for key, default in OFFICIAL_DEFAULTS.items():
+        if key in IGNORED_KEYS:  # accepted, no effect
+            continue
         expected = True if isinstance(default, bool) else [0.5] if isinstance(default, list) else default
         assert _value(cfg, key) == expected, key
     assert cfg.data_dir == str(tmp_path)
@@ -51,14 +53,14 @@ def test_official_default_txt_lands_in_the_right_fields():
     assert cfg.train.expname == "default"
     assert (cfg.train.num_pairs, cfg.train.num_pts) == (8, 256)
     assert cfg.model.use_affine and cfg.train.use_error_map and cfg.train.use_count_map
-    assert cfg.model.use_max_loc and cfg.inference.vis_occlusion
+    assert cfg.model.use_max_loc
     # untouched keys keep the official defaults
     assert (cfg.train.num_iters, cfg.train.lr_deform, cfg.model.num_samples_ray) == (100000, 1e-4, 32)
     assert cfg.train.i_weight == 20000 and cfg.model.occlusion_th == 0.99
 
 
 def test_command_line_overrides_config_file_and_booleans_switch_off():
-    cfg = load_config(CONFIGS / "default.txt", ["--num_pts", "64", "--use_affine", "false", "--lr_color", "1e-3"])
+    cfg = load_config(CONFIGS / "default.txt", {"num_pts": "64", "use_affine": "false", "lr_color": 1e-3})
     assert cfg.train.num_pts == 64 and not cfg.model.use_affine and cfg.train.lr_color == 1e-3
     assert cfg.train.num_pairs == 8  # still from the file
 
@@ -78,42 +80,43 @@ def test_fast_preset_equals_configs_fast_txt():
     from_file = load_config(CONFIGS / "fast.txt")
     from_preset = parse_config([], preset="fast")
     assert config_to_dict(from_file) == config_to_dict(from_preset)
-    assert set(PRESETS["fast"]) <= {a.dest for a in build_parser()._actions}
+    assert set(PRESETS["fast"]) <= set(config_keys())
     # the file wins over the preset, the command line over both
-    cfg = load_config(CONFIGS / "default.txt", ["--num_pts", "32"], preset="fast")
+    cfg = load_config(CONFIGS / "default.txt", {"num_pts": "32"}, preset="fast")
     assert (cfg.train.num_pairs, cfg.train.num_pts, cfg.model.num_samples_ray) == (8, 32, 8)
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(ValueError, match="preset .turbo. is not one of fast, surface"):
         parse_config([], preset="turbo")
 
 
 def test_dict_round_trip():
-    cfg = load_config(CONFIGS / "fast.txt", ["--data_dir", "/x"])
+    cfg = load_config(CONFIGS / "fast.txt", {"data_dir": "/x"})
     assert config_from_dict(config_to_dict(cfg)) == cfg
 
 
 def test_defaults_are_official_except_the_model_defaults_that_follow_default_txt():
     cfg = parse_config([])
-    differing = {key for key, default in OFFICIAL_DEFAULTS.items() if _value(cfg, key) != default}
+    differing = {key for key, default in OFFICIAL_DEFAULTS.items()
+                 if key not in IGNORED_KEYS and _value(cfg, key) != default}
     # ModelConfig defaults reproduce configs/default.txt (use_affine, use_max_loc on); expname is filled
-    # in at run time ("default") when empty, as official runs name it in the config file.
-    assert differing == {"use_affine", "use_max_loc"}
+    # in at run time ("default") when empty, as official runs name it in the config file. chunk_size is the
+    # tracker's (point, frame) pairs per model call (it changes only the speed).
+    assert differing == {"use_affine", "use_max_loc", "chunk_size"}
 
 
 def test_list_overrides_from_key_values():
-    argv = override_arguments({"surface_plane_resolutions": "[8, 32,64 ,128]", "num_iters": "50",
-                               "surface_time_resolutions": "0.5 1.0"})
-    values = parse_values(argv)
-    assert values["surface_plane_resolutions"] == [8, 32, 64, 128]
-    assert values["num_iters"] == 50 and values["surface_time_resolutions"] == [0.5, 1.0]
+    cfg = compose(overrides={"surface_plane_resolutions": "[8, 32,64 ,128]", "num_iters": "50",
+                             "surface_time_resolutions": "0.5 1.0"})
+    assert cfg.surface.plane_resolutions == (8, 32, 64, 128)
+    assert cfg.train.num_iters == 50 and cfg.surface.time_resolutions == (0.5, 1.0)
 
 
 def test_text_overrides_keep_commas_and_spaces_and_one_item_lists_parse():
-    values = parse_values(override_arguments({"expname": "take 2, dog", "surface_plane_resolutions": "[16]"}))
-    assert values["expname"] == "take 2, dog"
-    assert values["surface_plane_resolutions"] == [16]
+    cfg = compose(overrides={"expname": "take 2, dog", "surface_plane_resolutions": "[16]"})
+    assert cfg.train.expname == "take 2, dog"
+    assert cfg.surface.plane_resolutions == (16,)
 
 
 def test_flow_evidence_mode_is_checked_with_the_config():
-    assert parse_config(["--flow_evidence", "positions"]).inference.flow_evidence == "positions"
+    assert parse_config(["--flow_evidence", "visibility"]).track.flow_evidence == "visibility"
     with pytest.raises(ValueError, match="flow_evidence 'snap' is not one of none, visibility, positions"):
         parse_config(["--flow_evidence", "snap"])

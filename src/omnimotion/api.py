@@ -19,49 +19,40 @@ does with its defaults. ``track_video`` is the one call from a video (file or ar
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from omnimotion.config import OmniMotionConfig, override_arguments, parse_values, resolve
-from omnimotion.eval.methods import MethodOptions, register_method
+from omnimotion.config import OmniMotionConfig, compose
+from omnimotion.eval.methods import MethodOptions
 from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.preprocess.pairs import ChunkMap
+from omnimotion.preprocess.options import CHAIN_DIRECT_MAX_GAP, DEFAULT_MAX_SIDE
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.preprocess.plan import plan_pairs
 from omnimotion.track import QueryError, Tracker, Tracks, grid_queries, mask_queries, save_tracks
+from omnimotion.track.options import TrackConfig
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.export import save_csv
 from omnimotion.train import fit, output_dir
 from omnimotion.viz.videos import load_picture_frames, write_grid_video, write_summary_png, write_tracks_video
 
 __all__ = ["track_video", "RunOutputs", "RunSettings", "run", "run_stages", "prepare_stage", "train_stage",
-           "track_stage", "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "DEFAULT_MAX_SIDE", "make_config", "train_until_done",
-           "track_with_model", "source_hw", "DEFAULT_GRID_POINTS"]
+           "track_stage", "CHAIN_DIRECT_MAX_GAP", "DEFAULT_PRESET", "DEFAULT_MAX_SIDE", "run_config", "train_until_done",
+           "track_with_model", "source_hw", "DEFAULT_GRID_POINTS", "check_settings"]
 
 logger = logging.getLogger(__name__)
 
-CHAIN_DIRECT_MAX_GAP = 1
-"""Long-range training targets come from checked chains of consecutive flows, not from direct long-gap flows:
-with DIS, direct long-gap flows pass the cycle check while wrong (benchmarks/bench_supervision_quality.py,
-DIS ``fine``: median error of the valid targets 0.9 vs 6.2 px at gaps 5-8, 1.6 vs 16.2 px at gaps 17-31).
-Only the consecutive flows are then computed."""
-
 DEFAULT_PRESET = "surface"
-"""The CPU-practical default: the fast single-surface variant. On 10 DAVIS clips it scores AJ 54.4 with its
-flow evidence, against 51.3 for chained flow from the same flows (0.3.0, DIS ``fine2x``); the faithful
-``fast`` preset scores far below both, and takes longer (see README)."""
-
-DEFAULT_MAX_SIDE = 256
-"""Working size: frames are shrunk so that their longest side is at most this (the size every figure in the
-README was measured at; preprocessing and training time grow with the pixel count). Outputs stay in the
-source video's pixels."""
+"""The CPU-practical default: the fast single-surface variant (docs/method.md#single-surface-variant); how it
+compares with the faithful presets and the flow baselines: README "Measured results"."""
 
 DEFAULT_GRID_POINTS = 12
 """Grid queries per image side when no step is given (about 150 tracks: readable in the pictures)."""
@@ -80,16 +71,10 @@ class RunOutputs:
     summary: Path
 
 
-def make_config(preset: str | None = DEFAULT_PRESET, config_path: str | Path | None = None,
-                overrides: Sequence[str] = (), device: str | None = None) -> OmniMotionConfig:
-    """A run configuration: ``preset`` values, then the config file, then ``--key value`` overrides."""
-    if config_path is not None:
-        cfg_values = parse_values(["--config", str(config_path), *overrides])
-    else:
-        cfg_values = parse_values(list(overrides))
-    if device is not None:
-        cfg_values["device"] = device
-    return resolve(cfg_values, preset)
+def run_config(config_file: str | Path | None = None, preset: str | None = DEFAULT_PRESET,
+               overrides: dict[str, Any] | None = None) -> OmniMotionConfig:
+    """The configuration of ``omnimotion run``: ``compose`` with the run's default preset."""
+    return compose(config_file, preset, overrides)
 
 
 def train_until_done(data_dir: Path, cfg: OmniMotionConfig) -> Path:
@@ -105,11 +90,11 @@ def train_until_done(data_dir: Path, cfg: OmniMotionConfig) -> Path:
 
 
 def track_with_model(checkpoint: Path, queries: np.ndarray, data: DataDir, device: str = "auto",
-                     output_hw: tuple[int, int] | None = None, flow_evidence: str | None = None) -> Tracks:
+                     output_hw: tuple[int, int] | None = None, track: TrackConfig | None = None) -> Tracks:
     """Track ``queries [N, 3]`` (t, x, y) with a checkpoint trained on ``data`` (pixels of ``output_hw`` if
-    given, else of ``data``'s frames), corrected by ``data``'s flows in mode ``flow_evidence`` (None: the mode
-    the checkpoint was trained with; ``omnimotion.track.evidence``). Frame rate: ``data``'s source video's."""
-    options = {} if flow_evidence is None else {"flow_evidence": flow_evidence}
+    given, else of ``data``'s frames), corrected by ``data``'s flows, with the tracking settings ``track``
+    (None: those the checkpoint was trained with). Frame rate: ``data``'s source video's."""
+    options = {} if track is None else dataclasses.asdict(track)
     tracker = Tracker.from_checkpoint(checkpoint, device=device, data_dir=data.root, output_hw=output_hw,
                                       **options)
     return tracker(queries, data)
@@ -126,49 +111,40 @@ class RunSettings:
     """Everything ``run`` needs besides the input and the output folder (picklable, so that
     ``omnimotion.batch`` can send it to workers that run one stage each).
 
-    preset, config_path, overrides: the training configuration (``make_config``).
-    device: torch device of training and tracking ("auto", "cpu", "cuda").
-    grid_step: pixels between tracked grid points (None: about ``DEFAULT_GRID_POINTS`` per side).
-    flow, flow_options, max_side, chain_direct_max_gap, workers: preprocessing options (``prepare``; workers
-    None: all cores). start, end, stride: the frames of the input used (``prepare``).
-    max_gap: only pairs of frames at most this far apart are prepared and trained on. Disk use then grows as
-    frames x max_gap instead of frames²; the flow vouches for tracks only that far. None: all pairs, unless
-    ``auto_max_gap`` and they are too many (``omnimotion.preprocess.plan``).
+    config: the configuration of every stage (``run_config``; its ``prepare`` section says the frames used,
+    the working size and the flow, its ``train.device`` the torch device of training and tracking).
+    grid_step: source-video pixels between tracked grid points (None: about ``DEFAULT_GRID_POINTS`` per side).
+    workers: preprocessing processes (None: all cores).
+    auto_max_gap: when ``config.prepare.max_gap`` is None and the video has too many frame pairs, prepare only
+    pairs up to a frame gap that fits (``omnimotion.preprocess.plan``); False: every pair.
     """
 
-    preset: str | None = DEFAULT_PRESET
-    config_path: str | None = None
-    overrides: tuple[str, ...] = ()
-    device: str = "auto"
+    config: OmniMotionConfig = field(default_factory=run_config)
     grid_step: int | None = None
-    flow: str = "dis"
-    flow_options: tuple[tuple[str, Any], ...] = ()
-    max_side: int | None = DEFAULT_MAX_SIDE
-    chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP
     workers: int | None = None
-    max_gap: int | None = None
     auto_max_gap: bool = True
-    start: int = 0
-    end: int | None = None
-    stride: int = 1
 
 
-def run(source: str | Path, out_dir: str | Path, *, preset: str | None = DEFAULT_PRESET,
-        config_path: str | Path | None = None, overrides: Sequence[str] = (), device: str = "auto",
-        grid_step: int | None = None, flow: str = "dis", max_side: int | None = DEFAULT_MAX_SIDE,
-        chain_direct_max_gap: int | None = CHAIN_DIRECT_MAX_GAP, max_gap: int | None = None, start: int = 0,
-        end: int | None = None, stride: int = 1, progress: bool = True) -> RunOutputs:
-    """Video (file or frame folder) -> data directory, trained model, tracks of a grid, pictures."""
-    settings = RunSettings(preset=preset, config_path=None if config_path is None else str(config_path),
-                           overrides=tuple(overrides), device=device, grid_step=grid_step, flow=flow,
-                           max_side=max_side, chain_direct_max_gap=chain_direct_max_gap, max_gap=max_gap,
-                           start=start, end=end, stride=stride)
-    return run_stages(source, out_dir, settings, progress)
+def check_settings(settings: RunSettings) -> None:
+    """What can be checked before any work: the flow backend can be built (its dependency, torchvision for
+    raft, and weights file). The configuration itself was validated when it was composed."""
+    settings.config.prepare.backend()
+
+
+def run(source: str | Path, out_dir: str | Path, config: OmniMotionConfig | None = None, *,
+        preset: str | None = DEFAULT_PRESET, overrides: dict[str, Any] | None = None, grid_step: int | None = None,
+        progress: bool = True) -> RunOutputs:
+    """Video (file or frame folder) -> data directory, trained model, tracks of a grid, pictures.
+
+    ``config``: the configuration (None: ``run_config(preset=preset, overrides=overrides)``, e.g.
+    ``overrides={"num_iters": 1000, "max_side": 480}``)."""
+    config = config or run_config(preset=preset, overrides=overrides)
+    return run_stages(source, out_dir, RunSettings(config, grid_step=grid_step), progress)
 
 
 def run_stages(source: str | Path, out_dir: str | Path, settings: RunSettings, progress: bool = True) -> RunOutputs:
     """``run`` with its options in a ``RunSettings``: the three stages in order, in this process."""
-    make_config(settings.preset, settings.config_path, settings.overrides, settings.device)  # bad keys fail now
+    check_settings(settings)
     data = prepare_stage(source, out_dir, settings, progress=progress)
     checkpoint = train_stage(data.root, settings)
     return track_stage(data.root, checkpoint, settings)
@@ -179,21 +155,17 @@ def prepare_stage(source: str | Path, out_dir: str | Path, settings: RunSettings
     """Stage 1 of ``run``: frames, all-pairs flow, filtering and chaining into ``out_dir`` (resumes), in a frame
     window when ``plan_pairs`` says so. ``flow_map`` runs the flow pairs elsewhere in chunks
     (``omnimotion.preprocess.pairs.ChunkMap``)."""
-    max_gap = settings.max_gap
-    if max_gap is None and settings.auto_max_gap:
-        max_gap = plan_pairs(source, start=settings.start, end=settings.end, stride=settings.stride,
-                             max_side=settings.max_side,
-                             chain_direct_max_gap=settings.chain_direct_max_gap).max_gap
-    return prepare(source, Path(out_dir), flow=settings.flow, flow_options=dict(settings.flow_options),
-                   max_side=settings.max_side, chain_direct_max_gap=settings.chain_direct_max_gap,
-                   max_gap=max_gap, workers=settings.workers, start=settings.start, end=settings.end,
-                   stride=settings.stride, progress=progress, flow_map=flow_map)
+    options = settings.config.prepare
+    if options.max_gap is None and settings.auto_max_gap:
+        options = replace(options, max_gap=plan_pairs(source, start=options.start, end=options.end,
+                                                      stride=options.stride, max_side=options.max_side,
+                                                      chain_direct_max_gap=options.chain_direct_max_gap).max_gap)
+    return prepare(source, Path(out_dir), options, workers=settings.workers, progress=progress, flow_map=flow_map)
 
 
 def train_stage(data_dir: str | Path, settings: RunSettings) -> Path:
     """Stage 2 of ``run``: fit the model on a prepared data directory (resumes; skipped when finished)."""
-    cfg = make_config(settings.preset, settings.config_path, settings.overrides, settings.device)
-    return train_until_done(Path(data_dir), cfg)
+    return train_until_done(Path(data_dir), settings.config)
 
 
 def track_stage(data_dir: str | Path, checkpoint: Path, settings: RunSettings) -> RunOutputs:
@@ -203,9 +175,9 @@ def track_stage(data_dir: str | Path, checkpoint: Path, settings: RunSettings) -
     video_hw = source_hw(data)
     step = settings.grid_step or max(1, min(video_hw) // DEFAULT_GRID_POINTS)
     queries = grid_queries(video_hw, step, frame=0, num_frames=data.num_frames)
-    cfg = make_config(settings.preset, settings.config_path, settings.overrides, settings.device)
-    tracks = track_with_model(checkpoint, queries, data, settings.device, output_hw=video_hw,
-                              flow_evidence=cfg.inference.flow_evidence)
+    config = settings.config
+    tracks = track_with_model(checkpoint, queries, data, config.train.device, output_hw=video_hw,
+                              track=config.track)
     return _write_outputs(data, checkpoint, tracks)
 
 
@@ -239,15 +211,16 @@ def track_video(video: str | Path | np.ndarray, points: np.ndarray | Sequence | 
     reuses them (give each video its own); None works in a temporary folder, removed afterwards. Call it under ``if __name__ == "__main__":``
     (preprocessing spawns worker processes).
     """
-    settings = RunSettings(preset=preset, overrides=tuple(override_arguments(overrides or {})), device=device)
-    make_config(settings.preset, None, settings.overrides, device)  # bad keys fail before any work
+    settings = RunSettings(run_config(preset=preset, overrides={"device": device, **(overrides or {})}))
+    check_settings(settings)  # bad keys, values and flow options fail before any work
     with _folder(work_dir) as folder:
         source = _frames_folder(video, folder / "frames") if isinstance(video, np.ndarray) else video
         data = prepare_stage(source, folder / "data", settings, progress=progress)
         video_hw = source_hw(data)
         queries = _video_queries(points, grid, mask, frame, video_hw, data.num_frames)  # before training
         checkpoint = train_stage(data.root, settings)
-        tracks = track_with_model(checkpoint, queries, data, device, output_hw=video_hw)
+        tracks = track_with_model(checkpoint, queries, data, device, output_hw=video_hw,
+                                  track=settings.config.track)
     return tracks.tracks, ~tracks.occluded
 
 
@@ -293,27 +266,18 @@ def _video_queries(points: np.ndarray | Sequence | None, grid: int | None, mask:
 def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
     """Evaluation method 'omnimotion': fit the model on ``video`` in ``workdir`` (resuming), track ``queries``.
 
-    ``options.extra`` holds config overrides, plus the preprocessing keys ``chain_direct_max_gap``,
-    ``max_gap`` and ``cycle_th`` (px, default 3) and the ``preset`` and ``config`` to start from."""
+    Preprocessing follows ``options.prepare`` at the video's own size; ``options.extra`` holds the ``preset``
+    (default ``DEFAULT_PRESET``) and ``config`` file to start from and config key overrides."""
     frames_dir = workdir / "frames"
     if not frames_dir.is_dir() or len(list(frames_dir.glob("*.png"))) != len(video):
         for index, frame in enumerate(video):
             save_png(frames_dir / f"{index:05d}.png", frame)
     extra = dict(options.extra)
-    data = prepare(frames_dir, workdir / "data", flow=options.flow, max_side=None, progress=False,
-                   workers=options.workers, cycle_th=float(extra.pop("cycle_th", 3.0)),
-                   chain_direct_max_gap=_optional_int(extra.pop("chain_direct_max_gap", CHAIN_DIRECT_MAX_GAP)),
-                   max_gap=_optional_int(extra.pop("max_gap", None)))
-    cfg = make_config(extra.pop("preset", DEFAULT_PRESET), extra.pop("config", None),
-                      override_arguments(extra))
+    cfg = run_config(extra.pop("config", None), extra.pop("preset", DEFAULT_PRESET), extra)
+    data = prepare(frames_dir, workdir / "data", replace(options.prepare, max_side=None), workers=options.workers,
+                   progress=False)
     checkpoint = train_until_done(data.root, cfg)
-    tracks = track_with_model(checkpoint, queries, data, device=cfg.train.device,
-                              flow_evidence=cfg.inference.flow_evidence)
+    tracks = track_with_model(checkpoint, queries, data, device=cfg.train.device, track=cfg.track)
     return tracks.tracks, tracks.occluded
 
 
-def _optional_int(value) -> int | None:
-    return None if value in (None, "", "none", "None") else int(value)
-
-
-register_method("omnimotion", _omnimotion_method)

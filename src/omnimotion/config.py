@@ -1,80 +1,85 @@
-"""OmniMotionConfig: the whole run configuration, read from official ``.txt`` files and command lines.
+"""OmniMotionConfig: the whole configuration, composed and validated in one place (``compose``).
 
-The stage configs keep their fields beside the code they configure (``ModelConfig`` in omnimotion.model,
-``TrainConfig`` in omnimotion.train); this module nests them with the inference options of the official
-``config.py`` and maps official ``key = value`` files (configargparse) and ``--key value`` command-line
-options onto the fields. Every official key is accepted; an unknown key is an error that names it.
-Priority: command line > config file > preset > field defaults.
+Each stage keeps its typed section beside the code it configures: ``PrepareConfig`` (omnimotion.preprocess),
+``ModelConfig`` and ``SurfaceModelConfig`` (omnimotion.model), ``TrainConfig`` (omnimotion.train) and
+``TrackConfig`` (omnimotion.track). This module nests them and maps flat config keys onto their fields: a key is
+the field's name, with a ``surface_`` prefix for the single-surface model's section (some of its names, e.g.
+``min_depth``, ``occlusion_th``, are also faithful-model keys with other defaults) or the name a field's
+``metadata["key"]`` gives. Every key of the official ``config.py`` is accepted; the official keys this package
+has no use for are accepted and ignored (``IGNORED_KEYS``).
 
-The fast single-surface model (``method = surface``) keeps its options in ``SurfaceModelConfig``; their keys
-carry a ``surface_`` prefix (``surface_num_bins``, ``surface_depth_tolerance``, ...) since some names
-(``min_depth``, ``occlusion_th``) are also faithful-model keys with other defaults.
+``compose(config_file, preset, overrides)`` is the one path from user input to a configuration: the preset's
+values, then the config file's (official ``key = value`` format), then the overrides (command-line options,
+``--set KEY=VALUE``, a dict from Python); priority: overrides > config file > preset > field defaults. Keys
+are matched exactly (no abbreviations); every value is converted to its field's type and every section
+validated, so a bad key or value fails in one line naming the key before any work starts. ``config_to_text``
+writes the configuration in the config-file format (a training run's ``args.txt``); ``load_config`` reads it
+back to the same configuration.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
+import difflib
 import functools
 import inspect
 import textwrap
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import configargparse
 
 from omnimotion.model.config import ModelConfig
 from omnimotion.model.surface import SurfaceModelConfig
-from omnimotion.track.evidence import check_flow_evidence_mode
+from omnimotion.preprocess.options import PrepareConfig
+from omnimotion.track.options import TrackConfig
 from omnimotion.train.options import TrainConfig
 
-__all__ = ["OmniMotionConfig", "InferenceConfig", "PRESETS", "build_parser", "parse_config", "load_config",
-           "config_to_dict", "config_from_dict", "config_to_text", "UnknownConfigKeyError", "add_field_options",
-           "given_values", "parse_values", "resolve", "override_arguments", "field_docs"]
+__all__ = ["OmniMotionConfig", "PRESETS", "SECTIONS", "ConfigError", "UnknownConfigKeyError", "compose",
+           "load_config", "parse_config", "read_config_file", "config_to_text", "config_to_dict",
+           "config_from_dict", "config_values", "add_field_options", "given_values", "field_docs", "config_keys"]
 
 
-class UnknownConfigKeyError(ValueError):
-    """A config file or command line holds keys no stage knows."""
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the one-line message names the key and what is allowed."""
 
 
-@dataclass
-class InferenceConfig:
-    """Official inference/visualisation keys not owned by the model (tracking reads them)."""
-
-    chunk_size: int = 10000
-    """Points per model call when rendering or tracking densely."""
-    query_frame_id: int = 0
-    """Frame whose pixels are tracked in the official visualisations."""
-    vis_occlusion: bool = False
-    """Mark occluded points as crosses in visualisations."""
-    foreground_mask_path: str = ""
-    """Foreground mask for trail visualisations."""
-    flow_evidence: str = "visibility"
-    """Correct tracks with the prepared flows (``omnimotion.track.evidence``): none; visibility (visible
-    wherever the flow's cycle check followed the point there and back); positions (also take the flow's
-    position there)."""
-
-    def __post_init__(self) -> None:
-        check_flow_evidence_mode(self.flow_evidence)
+class UnknownConfigKeyError(ConfigError):
+    """A config file or command line holds keys no section knows."""
 
 
 @dataclass
 class OmniMotionConfig:
+    """The whole configuration: the prepared sequence and one section per stage."""
+
     data_dir: str = ""
     """The prepared sequence directory (official layout)."""
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    inference: InferenceConfig = field(default_factory=InferenceConfig)
     surface: SurfaceModelConfig = field(default_factory=SurfaceModelConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+
+    def to_text(self) -> str:
+        """``config_to_text(self)``: what training writes as ``args.txt``."""
+        return config_to_text(self)
 
 
-SECTIONS = {"model": ModelConfig, "train": TrainConfig, "inference": InferenceConfig,
-            "surface": SurfaceModelConfig}
-# Keys of a section are its field names with this prefix.
+SECTIONS: dict[str, type] = {"prepare": PrepareConfig, "model": ModelConfig, "train": TrainConfig,
+                             "surface": SurfaceModelConfig, "track": TrackConfig}
 KEY_PREFIX = {"surface": "surface_"}
-# Official keys with no effect here (ipython dummy); accepted so that official command lines run.
-IGNORED_KEYS = ("fff",)
+IGNORED_KEYS = {
+    "fff": "ipython's dummy argument",
+    "query_frame_id": "the official visualisations' query frame (omnimotion track --frame chooses it)",
+    "vis_occlusion": "the official visualisations' occlusion crosses (the pictures always show occlusion)",
+    "foreground_mask_path": "the official trail visualisation's mask (omnimotion track --mask chooses points)",
+}
+"""Official keys with no effect here, accepted so that official config files and command lines run."""
 
 # Presets are key -> value overrides applied below the config file; configs/<name>.txt holds the same
 # values for use with --config (tests/test_config.py checks that they agree).
@@ -85,57 +90,191 @@ PRESETS: dict[str, dict[str, Any]] = {
         "schedule_scale": 0.02, "i_cache": 500, "error_map_stride": 8, "i_weight": 500,
         "i_print": 50, "i_img": 500, "num_samples_ray": 8, "use_affine": False, "nvp_hidden": 128,
         "canonical_hidden": 256, "time_hidden": 128, "code_dim": 64, "use_max_loc": True,
-        "vis_occlusion": True,
     },
-    # The fast single-surface variant (spec §8.1); see configs/surface.txt for the measured figures.
+    # The fast single-surface variant (docs/method.md#single-surface-variant).
     "surface": {
         "expname": "surface", "method": "surface", "num_imgs": 0, "num_iters": 3000, "num_pairs": 8, "num_pts": 256,
         "use_count_map": True, "use_error_map": True, "start_interval": 1, "interval_growth_steps": 50,
         "lrate_decay_steps": 1500, "grad_clip": 1.0, "i_cache": 1000, "error_map_stride": 4,
-        "i_weight": 1000, "i_print": 100, "i_img": 1000, "vis_occlusion": True, "temporal_smooth_weight": 0.1,
-        "flow_evidence": "positions",
+        "i_weight": 1000, "i_print": 100, "i_img": 1000, "temporal_smooth_weight": 0.1,
     },
 }
 
 
-def _field_map() -> dict[str, tuple[str, dataclasses.Field]]:
-    """Official/our key -> (section, dataclass field); keys must be unique across sections."""
-    mapping: dict[str, tuple[str, dataclasses.Field]] = {}
+# ----- keys -----------------------------------------------------------------------------------------------
+def _key(section: str, fld: dataclasses.Field) -> str:
+    return fld.metadata.get("key", KEY_PREFIX.get(section, "") + fld.name)
+
+
+@functools.cache
+def _field_map() -> dict[str, tuple[str, dataclasses.Field, Any]]:
+    """Config key -> (section, dataclass field, its type); keys are unique across sections."""
+    mapping: dict[str, tuple[str, dataclasses.Field, Any]] = {}
     for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
         for fld in dataclasses.fields(cls):
-            key = KEY_PREFIX.get(section, "") + fld.name
+            key = _key(section, fld)
             if key in mapping:
-                raise RuntimeError(f"config key {key!r} is defined by two stages")
-            mapping[key] = (section, fld)
+                raise RuntimeError(f"config key {key!r} is defined by two sections")
+            mapping[key] = (section, fld, hints[fld.name])
     return mapping
 
 
-def _to_bool(text: str | bool) -> bool:
-    if isinstance(text, bool):
-        return text
-    lowered = str(text).strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise configargparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+def config_keys(sections: Sequence[str] | None = None) -> list[str]:
+    """The config keys of ``sections`` (default: all), in section and field order."""
+    return [key for key, (section, _, _) in _field_map().items() if sections is None or section in sections]
 
 
-def _default_of(fld: dataclasses.Field) -> Any:
-    if fld.default is not dataclasses.MISSING:
-        return fld.default
-    return fld.default_factory()  # type: ignore[misc]
+def _unknown_keys(keys, source: str = "") -> None:
+    known = set(_field_map()) | set(IGNORED_KEYS) | {"data_dir"}
+    unknown = sorted(set(keys) - known)
+    if not unknown:
+        return
+    close = [match for key in unknown for match in difflib.get_close_matches(key, known, n=1)]
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    where = f" in {source}" if source else ""
+    raise UnknownConfigKeyError(f"unknown config key(s) {unknown}{where}{hint}; keys are matched exactly, see "
+                                "'omnimotion train --help'")
 
 
-def build_parser(parser: configargparse.ArgumentParser | None = None) -> configargparse.ArgumentParser:
-    """A configargparse parser with ``--config``, ``--data_dir`` and one option per config field."""
-    parser = parser or configargparse.ArgumentParser(description="OmniMotion training options")
-    parser.add_argument("--config", is_config_file=True, help="config file (official key = value format)")
-    parser.add_argument("--data_dir", type=str, default=None, help="the prepared sequence directory")
-    add_field_options(parser)
-    return parser
+# ----- values ---------------------------------------------------------------------------------------------
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
+def _convert(key: str, value: Any, hint: Any) -> Any:
+    """``value`` (a string from a file or command line, or a Python value) as type ``hint``; ConfigError
+    naming the key otherwise."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):  # X | None: "none" (or nothing) is None
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+            return None
+        return _convert(key, value, next(arg for arg in args if arg is not type(None)))
+    if origin in (list, tuple):
+        items = value if isinstance(value, (list, tuple)) else \
+            str(value).strip().strip("[]()").replace(",", " ").split()
+        converted = [_convert(key, item, args[0]) for item in items]
+        return tuple(converted) if origin is tuple else converted
+    try:
+        return _scalar(value, hint)
+    except (TypeError, ValueError):
+        what = {bool: "true or false", int: "an integer", float: "a number", str: "text"}[hint]
+        raise ConfigError(f"{key} = {value!r}: expected {what}") from None
+
+
+def _scalar(value: Any, hint: type) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise ValueError(text)
+        return text in _TRUE
+    if isinstance(value, bool) or isinstance(value, (list, tuple, dict)):
+        raise TypeError(value)
+    if hint is int:
+        return value if isinstance(value, int) else int(str(value).strip())
+    if hint is float:
+        return float(value)
+    return str(value)
+
+
+def _text(value: Any) -> str:
+    """A field value in the config-file format (``_convert`` reads it back)."""
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(str(item) for item in value) + "]"
+    return str(value)
+
+
+# ----- composing ------------------------------------------------------------------------------------------
+def compose(config_file: str | Path | None = None, preset: str | None = None,
+            overrides: Mapping[str, Any] | None = None, base: OmniMotionConfig | None = None) -> OmniMotionConfig:
+    """The configuration: ``base``'s values (default: the field defaults), then ``preset``'s, then
+    ``config_file``'s, then ``overrides`` (key -> value, a string to convert or a value of the field's type;
+    ``data_dir`` included), converted and validated. Any bad key or value raises a ConfigError with a one-line
+    message naming it."""
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"preset {preset!r} is not one of {', '.join(sorted(PRESETS))}")
+    values = config_values(base) if base is not None else {}
+    values.update(PRESETS[preset] if preset else {})
+    if config_file is not None:
+        values.update(read_config_file(config_file))
+    values.update(overrides or {})
+    _unknown_keys(values)
+    per_section: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    for key, value in values.items():
+        if key in _field_map():
+            section, fld, hint = _field_map()[key]
+            per_section[section][fld.name] = _convert(key, value, hint)
+    sections = {}
+    for name, kwargs in per_section.items():
+        try:
+            sections[name] = SECTIONS[name](**kwargs)
+        except ValueError as err:
+            prefix = f"{KEY_PREFIX[name]}* keys: " if name in KEY_PREFIX else ""
+            raise ConfigError(f"{prefix}{err}") from None
+    return OmniMotionConfig(data_dir=str(values.get("data_dir") or ""), **sections)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The key -> value pairs of a config file in the official ``key = value`` format (``#`` comments, lists as
+    ``[a, b]``); unknown keys raise UnknownConfigKeyError naming the file, ignored official keys are dropped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist; pass an existing .txt such as "
+                                "configs/default.txt")
+    with path.open() as stream:
+        values = dict(configargparse.DefaultConfigFileParser().parse(stream))
+    _unknown_keys(values, f"config file {path}")
+    return {key: value for key, value in values.items() if key not in IGNORED_KEYS}
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None,
+                preset: str | None = None) -> OmniMotionConfig:
+    """``compose`` from a config file (such as a run's ``args.txt``) and overrides."""
+    return compose(path, preset, overrides)
+
+
+def config_values(cfg: OmniMotionConfig) -> dict[str, Any]:
+    """Every value of ``cfg`` by config key (``data_dir`` included)."""
+    values: dict[str, Any] = {"data_dir": cfg.data_dir}
+    for name in SECTIONS:
+        section = getattr(cfg, name)
+        values.update({_key(name, fld): getattr(section, fld.name) for fld in dataclasses.fields(section)})
+    return values
+
+
+def config_to_text(cfg: OmniMotionConfig) -> str:
+    """Every value of ``cfg`` in the config-file format, sections as comments; ``load_config`` reads it back
+    to ``cfg``. Training writes it as ``args.txt`` in its output folder."""
+    values = config_values(cfg)
+    lines = ["# omnimotion configuration: load it with --config", f"data_dir = {values.pop('data_dir')}"]
+    for name in SECTIONS:
+        lines.append(f"# {name}")
+        lines += [f"{key} = {_text(values[key])}" for key in config_keys([name])]
+    return "\n".join(lines) + "\n"
+
+
+def config_to_dict(cfg: OmniMotionConfig) -> dict[str, Any]:
+    """Nested plain dict (for checkpoints and JSON)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> OmniMotionConfig:
+    """Inverse of ``config_to_dict``; unknown keys raise UnknownConfigKeyError. The ``inference`` section of
+    earlier versions gives its ``flow_evidence`` to the tracking section."""
+    by_field = {(section, fld.name): key for key, (section, fld, _) in _field_map().items()}
+    flat: dict[str, Any] = {"data_dir": data.get("data_dir", "")}
+    if "flow_evidence" in data.get("inference", {}) and "track" not in data:
+        flat["flow_evidence"] = data["inference"]["flow_evidence"]
+    for name in SECTIONS:
+        for key, value in data.get(name, {}).items():
+            flat[by_field.get((name, key), KEY_PREFIX.get(name, "") + key)] = value
+    return compose(overrides=flat)
+
+
+# ----- command lines --------------------------------------------------------------------------------------
 @functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """The first sentence of the docstring under each field of dataclass ``cls`` (fields without one are
@@ -155,112 +294,53 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def add_field_options(parser) -> None:
-    """Add ``--<key>`` for every config field to an (configarg)argparse parser; defaults None = not given.
-    Each option's help is the first sentence of its field's docstring and its default."""
-    for key, (section, fld) in _field_map().items():
-        default = _default_of(fld)
+def _default_of(fld: dataclasses.Field) -> Any:
+    return fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()  # type: ignore[misc]
+
+
+def add_field_options(parser, keys: Sequence[str]) -> None:
+    """Add ``--<key>`` for each config key to an argparse parser (or group). The value stays a string (None =
+    not given) for ``compose`` to convert; the help is the field's docstring and its default."""
+    for key in keys:
+        section, fld, hint = _field_map()[key]
         doc = field_docs(SECTIONS[section]).get(fld.name, "")
-        help_text = (f"{doc} (default: {default!r})" if doc else f"(default: {default!r})").replace("%", "%%")
-        if isinstance(default, bool):
-            # `--flag` alone (official store_true) or `--flag false` / `flag = False` in a file
-            parser.add_argument(f"--{key}", type=_to_bool, nargs="?", const=True, default=None, metavar="BOOL",
-                                help=help_text)
-        elif isinstance(default, list):
-            parser.add_argument(f"--{key}", type=float, nargs="+", default=None, metavar="V", help=help_text)
-        elif isinstance(default, tuple):
-            parser.add_argument(f"--{key}", type=type(default[0]), nargs="+", default=None, metavar="V",
-                                help=help_text)
+        default = _default_of(fld)
+        help_text = (f"{doc} (default: {_text(default)})" if default != "" else doc).strip().replace("%", "%%")
+        if hint is bool:  # `--flag` alone (official store_true) or `--flag false`
+            parser.add_argument(f"--{key}", nargs="?", const="true", default=None, metavar="BOOL", help=help_text)
+        elif typing.get_origin(hint) in (list, tuple):
+            parser.add_argument(f"--{key}", nargs="+", default=None, metavar="V", help=help_text)
         else:
-            parser.add_argument(f"--{key}", type=type(default), default=None, metavar="V", help=help_text)
-    parser.add_argument("-f", "--fff", default=None, help=configargparse.SUPPRESS)
+            parser.add_argument(f"--{key}", default=None, metavar="V", help=help_text)
 
 
-def given_values(namespace) -> dict[str, Any]:
-    """The config keys a parsed namespace actually sets (not None), without parser-only entries."""
-    keys = set(_field_map()) | {"data_dir"}
-    return {key: value for key, value in vars(namespace).items() if key in keys and value is not None}
+def given_values(namespace: argparse.Namespace, keys: Sequence[str] | None = None) -> dict[str, Any]:
+    """The config keys (default: all) a parsed namespace sets, i.e. not None."""
+    wanted = set(config_keys() if keys is None else keys)
+    return {key: value for key, value in vars(namespace).items() if key in wanted and value is not None}
 
 
-def override_arguments(values: dict[str, Any]) -> list[str]:
-    """``{key: value}`` overrides (``--set KEY=VALUE``) -> official-style arguments.
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one-line ConfigErrors instead of a usage message and an exit."""
 
-    A list-valued key's value is given as ``[8, 32, 64]``, ``8,32,64`` or ``8 32 64``; it becomes one
-    argument per item. Other values (names, paths) are passed whole, commas and spaces included.
-    """
-    fields = _field_map()
-    argv = []
-    for key, value in values.items():
-        is_list = key in fields and isinstance(_default_of(fields[key][1]), (list, tuple))
-        items = str(value).strip().strip("[]()").replace(",", " ").split() if is_list else []
-        argv += [f"--{key}", *items] if items else [f"--{key}={value}"]
-    return argv
-
-
-def parse_values(argv: Sequence[str]) -> dict[str, Any]:
-    """Official-style arguments -> the key -> value pairs they set (config file below command line)."""
-    parser = build_parser()
-    namespace, unknown = parser.parse_known_args(list(argv))
-    if unknown:
-        keys = sorted({u.split("=")[0].lstrip("-") for u in unknown if u.startswith("-")} or set(unknown))
-        source = f" (config file {namespace.config})" if namespace.config else ""
-        raise UnknownConfigKeyError(f"unknown config key(s) {keys}{source}; see 'omnimotion train --help' "
-                                    "for the accepted keys")
-    return given_values(namespace)
+    def error(self, message: str) -> typing.NoReturn:
+        raise ConfigError(message)
 
 
 def parse_config(argv: Sequence[str], preset: str | None = None) -> OmniMotionConfig:
-    """Official-style arguments (``--config F --data_dir D --key value ...``) -> OmniMotionConfig."""
-    return resolve(parse_values(argv), preset)
-
-
-def resolve(values: dict[str, Any], preset: str | None = None) -> OmniMotionConfig:
-    """Build a config from key -> value overrides on top of ``preset`` (if any) and the defaults."""
-    if preset is not None and preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    merged = dict(PRESETS[preset]) if preset else {}
-    merged.update(values)
-    mapping = _field_map()
-    unknown = sorted(set(merged) - set(mapping) - {"data_dir"})
+    """The official command line (``--config F --data_dir D --key value ...``; ``train.py``) -> ``compose``."""
+    parser = _Parser(allow_abbrev=False, add_help=False)
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("-f", "--fff", default=None)
+    for key in set(IGNORED_KEYS) - {"fff"}:
+        parser.add_argument(f"--{key}", nargs="?")
+    add_field_options(parser, config_keys())
+    namespace, unknown = parser.parse_known_args(list(argv))
     if unknown:
-        raise UnknownConfigKeyError(f"unknown config key(s) {unknown}")
-    per_section: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
-    for key, value in merged.items():
-        if key != "data_dir":
-            section, fld = mapping[key]
-            # tuple-valued fields (surface grids) arrive as lists from command lines and config files
-            per_section[section][fld.name] = tuple(value) if isinstance(_default_of(fld), tuple) else value
-    return OmniMotionConfig(data_dir=str(merged.get("data_dir") or ""),
-                            **{name: SECTIONS[name](**kw) for name, kw in per_section.items()})
-
-
-def load_config(path: str | Path, overrides: Sequence[str] = (), preset: str | None = None) -> OmniMotionConfig:
-    """Read an official-format config file, then apply command-line style ``overrides``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist; pass an existing .txt such as "
-                                "configs/default.txt")
-    return parse_config(["--config", str(path), *overrides], preset=preset)
-
-
-def config_to_dict(cfg: OmniMotionConfig) -> dict[str, Any]:
-    """Nested plain dict (for checkpoints and JSON)."""
-    return dataclasses.asdict(cfg)
-
-
-def config_from_dict(data: dict[str, Any]) -> OmniMotionConfig:
-    """Inverse of config_to_dict; unknown keys raise UnknownConfigKeyError."""
-    flat = {KEY_PREFIX.get(name, "") + key: value for name in SECTIONS for key, value in data.get(name, {}).items()}
-    flat["data_dir"] = data.get("data_dir", "")
-    return resolve(flat)
-
-
-def config_to_text(cfg: OmniMotionConfig) -> str:
-    """Every resolved value in the official ``key = value`` format (written as ``args.txt``)."""
-    lines = [f"data_dir = {cfg.data_dir}"]
-    for name in SECTIONS:
-        lines.append(f"# {name}")
-        for key, value in dataclasses.asdict(getattr(cfg, name)).items():
-            text = "[" + ", ".join(str(v) for v in value) + "]" if isinstance(value, (list, tuple)) else value
-            lines.append(f"{KEY_PREFIX.get(name, '')}{key} = {text}")
-    return "\n".join(lines) + "\n"
+        _unknown_keys({item.split("=")[0].lstrip("-") for item in unknown if item.startswith("-")} or unknown)
+        raise ConfigError(f"unexpected arguments {unknown}")
+    values = given_values(namespace)
+    if namespace.data_dir is not None:
+        values["data_dir"] = namespace.data_dir
+    return compose(namespace.config, preset, values)

@@ -87,20 +87,23 @@ def test_bad_config_value_fails_before_preprocessing(tmp_path, capsys):
 
 def test_eval_method_passes_preprocessing_options(tmp_path, monkeypatch):
     import omnimotion.api as api
-    from omnimotion.eval.methods import MethodOptions, get_method
+    from omnimotion.cli.eval import evaluation_methods
+    from omnimotion.eval.methods import MethodOptions
+
+    from omnimotion.preprocess.options import PrepareConfig
 
     seen = {}
 
-    def prepare(*args, **kwargs):
-        seen.update(kwargs)
+    def prepare(source, out, options, **kwargs):
+        seen.update(kwargs, options=options)
         raise KeyboardInterrupt  # stop before any work
 
     monkeypatch.setattr(api, "prepare", prepare)
     video = np.zeros((3, 8, 8, 3), np.uint8)
     with pytest.raises(KeyboardInterrupt):
-        get_method("omnimotion")(video, np.zeros((1, 3), np.float32), tmp_path,
-                                 MethodOptions(workers=3, extra={"cycle_th": "6", "max_gap": "8"}))
-    assert seen["workers"] == 3 and seen["cycle_th"] == 6.0 and seen["max_gap"] == 8
+        evaluation_methods()["omnimotion"](video, np.zeros((1, 3), np.float32), tmp_path,
+                                           MethodOptions(prepare=PrepareConfig(cycle_th=6, max_gap=8), workers=3))
+    assert seen["workers"] == 3 and seen["options"] == PrepareConfig(cycle_th=6, max_gap=8, max_side=None)
 
 
 def test_run_and_track_agree_in_the_source_video_pixels(tmp_path, capsys):

@@ -126,18 +126,17 @@ def test_flow_vouched_reads_the_data_directory_in_its_own_pixels(tmp_path):
     from omnimotion.io.datadir import DataDir
     from omnimotion.synthetic import make_clip, write_frames
 
-    # a 3-frame data directory at 16x20 whose masks vouch only for the left half of frame 0 towards frame 2
+    # a 3-frame data directory at 16x20 whose flows into frame 2 are cycle-consistent only on the left half
     clip = make_clip(num_frames=3, height=16, width=20, num_sprites=1, seed=0)
     write_frames(clip, tmp_path / "color")
     data = DataDir(tmp_path)
     for i in range(3):
         for j in range(3):
             if i != j:
-                data.save_flow(i, j, np.zeros((16, 20, 2), np.float32))
-                reliable = np.ones((16, 20), bool)
-                if (i, j) == (0, 2):
-                    reliable[:, 10:] = False
-                data.save_mask(i, j, reliable, np.zeros((16, 20), bool))
+                flow = np.zeros((16, 20, 2), np.float32)
+                if j == 2:
+                    flow[:, 10:] = 5.0  # the way back is still zero: a 7 px round-trip miss
+                data.save_flow(i, j, flow)
     # queries in pixels of a 2x larger video: x = 5 -> 2.25 (left half), x = 30 -> 14.75 (right half)
     queries = np.array([[0, 5.0, 8.0], [0, 30.0, 8.0]], np.float32)
     vouched = flow_vouched(tmp_path, queries, (3, 32, 40))

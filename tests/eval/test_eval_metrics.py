@@ -1,4 +1,4 @@
-"""TAP-Vid metrics and TC: anchors §2.5 vectors, hand-worked shifts, and a loop-by-loop reference."""
+"""TAP-Vid metrics and TC: docs/method.md#test-vectors vectors, hand-worked shifts, and a loop-by-loop reference."""
 
 import numpy as np
 import pytest
@@ -111,7 +111,7 @@ def test_shift_with_occlusion_counts_false_positives():
 
 
 def test_no_visible_evaluated_frame_is_nan_and_skipped_in_mean():
-    # Our decision for 0/0 (anchors §2.5): NaN, as the reference's division, and the mean skips it.
+    # Our decision for 0/0 (docs/method.md#test-vectors): NaN, as the reference's division, and the mean skips it.
     gt = np.zeros((1, 1, 3, 2))
     occ = np.array([[[False, True, True]]])
     m = compute_tapvid_metrics(np.zeros((1, 1, 3)), occ, gt, occ, gt, "first")
@@ -143,7 +143,7 @@ def test_bad_shapes_and_mode_are_rejected():
 
 
 def _loop_reference(query, gt_occ, gt, pred_occ, pred, mode):
-    """Element-by-element restatement of anchors §2.1 for one video; returns (AJ, delta, OA)."""
+    """Element-by-element restatement of docs/method.md#tap-vid-metrics for one video; returns (AJ, delta, OA)."""
     n, t = gt_occ.shape
     ok = total = 0
     deltas, jaccards = [], []

@@ -9,9 +9,11 @@ import pytest
 
 import omnimotion
 
+from omnimotion.preprocess.options import PrepareConfig
+from omnimotion.cli import eval as cli_eval
 from omnimotion.cli.main import main
-from omnimotion.eval import methods as methods_module
 from omnimotion.eval.datasets import EvalVideo, load_npz_video
+from omnimotion.eval.methods import baseline_methods
 from omnimotion.eval.runner import EvalConfig, run_evaluation
 from omnimotion.eval.scoring import pck, score_predictions
 from omnimotion.eval.tapvid import sample_queries
@@ -47,8 +49,16 @@ def test_eval_command_end_to_end(tmp_path, capsys):
         "synthetic_001__direct.png"]
 
 
+def _with_methods(monkeypatch, **extra):
+    """The eval command's methods plus ``extra``: the table for ``run_evaluation``, and ``omnimotion eval``'s."""
+    methods = {**cli_eval.evaluation_methods(), **extra}
+    monkeypatch.setattr(cli_eval, "evaluation_methods", lambda: dict(methods))
+    return methods
+
+
 def _oracle_calls(monkeypatch, calls, fail_on=None):
-    """Register a method that returns the ground truth of the synthetic npz clips, counting its calls."""
+    """(clips, methods): methods with 'oracle', which returns the ground truth of ``clips`` (filled by the
+    caller: video bytes -> clip), counting its calls."""
     clips = {}
 
     def oracle(video, queries, workdir, options):
@@ -57,8 +67,7 @@ def _oracle_calls(monkeypatch, calls, fail_on=None):
             raise RuntimeError("tracker exploded")
         return clips[video.tobytes()].track(queries)
 
-    monkeypatch.setitem(methods_module._METHODS, "oracle", oracle)
-    return clips
+    return clips, _with_methods(monkeypatch, oracle=oracle)
 
 
 def _npz_folder(tmp_path, clips):
@@ -73,28 +82,28 @@ def _npz_folder(tmp_path, clips):
 
 def test_oracle_scores_perfectly_and_saved_predictions_are_reused(tmp_path, monkeypatch):
     calls = []
-    clips = _oracle_calls(monkeypatch, calls)
+    clips, methods = _oracle_calls(monkeypatch, calls)
     folder = _npz_folder(tmp_path, clips)
     config = EvalConfig(dataset=str(folder), methods=["oracle"], out_dir=tmp_path / "out", plots=False)
-    first = run_evaluation(config)
+    first = run_evaluation(config, methods)
     assert len(calls) == 2 and not first.failures
     for row in first.rows:  # npz raster points -> our pixels -> 256 raster: no half-pixel slip
         assert row["AJ"] == 1.0 and row["delta_avg"] == 1.0 and row["OA"] == 1.0
         assert row["TC"] == pytest.approx(0.0, abs=1e-4)  # float32 file points
-    second = run_evaluation(config)
+    second = run_evaluation(config, methods)
     assert len(calls) == 2  # nothing recomputed
     assert json.dumps(second.rows, sort_keys=True) == json.dumps(first.rows, sort_keys=True)  # NaN-safe
     config.query_mode = "first"  # different settings: recomputed
-    run_evaluation(config)
+    run_evaluation(config, methods)
     assert len(calls) == 4
     monkeypatch.setattr(omnimotion, "__version__", "999.0")  # predictions of another release: recomputed
-    run_evaluation(config)
+    run_evaluation(config, methods)
     assert len(calls) == 6
 
 
 def test_predictions_are_saved_and_rescored_without_running(tmp_path, monkeypatch, capsys):
     calls = []
-    clips = _oracle_calls(monkeypatch, calls)
+    clips, _ = _oracle_calls(monkeypatch, calls)
     folder = _npz_folder(tmp_path, clips)
     out = tmp_path / "out"
     monkeypatch.chdir(folder)
@@ -122,13 +131,13 @@ def test_predictions_are_saved_and_rescored_without_running(tmp_path, monkeypatc
 
 def test_rescore_reports_a_method_whose_predictions_are_missing(tmp_path, monkeypatch):
     calls = []
-    clips = _oracle_calls(monkeypatch, calls)
+    clips, methods = _oracle_calls(monkeypatch, calls)
     folder = _npz_folder(tmp_path, clips)
     config = EvalConfig(dataset=str(folder), methods=["oracle", "chain"], out_dir=tmp_path / "out", plots=False)
-    run_evaluation(config)
+    run_evaluation(config, methods)
     (tmp_path / "out" / "predictions" / "data__clip1__chain.npz").unlink()
     config.rescore = True
-    results = run_evaluation(config)
+    results = run_evaluation(config, methods)
     assert len(results.rows) == 3 and [(f["video"], f["method"]) for f in results.failures] == [("data/clip1", "chain")]
     assert "no saved predictions" in results.failures[0]["error"]
 
@@ -139,7 +148,7 @@ def test_nothing_scored_writes_no_result_files(tmp_path, monkeypatch, caplog):
     def broken(video, queries, workdir, options):
         raise RuntimeError("tracker exploded")
 
-    monkeypatch.setitem(methods_module._METHODS, "broken", broken)
+    _with_methods(monkeypatch, broken=broken)
     out = tmp_path / "out"
     assert main(["eval", "--dataset", str(folder), "--method", "broken", "--out", str(out)]) == 1
     assert not (out / "results.csv").exists() and not (out / "results.md").exists()
@@ -171,10 +180,9 @@ def test_border_queries_reach_the_methods(tmp_path, monkeypatch):
         seen.append(validate_queries(queries, video.shape[1:3], len(video)))
         return np.repeat(queries[:, None, 1:], len(video), axis=1), np.zeros((len(queries), len(video)), bool)
 
-    monkeypatch.setitem(methods_module._METHODS, "strict", strict)
     config = EvalConfig(dataset=str(tmp_path / "edge.npz"), methods=["strict", "chain"], out_dir=tmp_path / "out",
                         query_mode="first", plots=False)
-    results = run_evaluation(config)
+    results = run_evaluation(config, {**baseline_methods(), "strict": strict})
     assert not results.failures and len(results.rows) == 2
     np.testing.assert_allclose(seen[0][:, 1:], np.array(edges) - 0.5, atol=1e-4)
     assert results.rows[0]["AJ"] == 1.0  # the static truth, tracked exactly
@@ -185,20 +193,20 @@ def test_breakdown_borrows_the_clip_data_directory_of_another_method(tmp_path, m
     from omnimotion.synthetic import write_frames
 
     calls = []
-    clips = _oracle_calls(monkeypatch, calls)
+    clips, methods = _oracle_calls(monkeypatch, calls)
     folder = _npz_folder(tmp_path, clips)
-    oracle = methods_module._METHODS["oracle"]
+    oracle = methods["oracle"]
 
     def prepared_oracle(video, queries, workdir, options):  # a method that prepares a data directory
         clip = clips[video.tobytes()]
         write_frames(clip, workdir / "frames")
-        prepare(workdir / "frames", workdir / "data", max_side=None, progress=False, workers=1)
+        prepare(workdir / "frames", workdir / "data", PrepareConfig(max_side=None, chain_direct_max_gap=None),
+                progress=False, workers=1)
         return oracle(video, queries, workdir, options)
 
-    monkeypatch.setitem(methods_module._METHODS, "prepared", prepared_oracle)
     config = EvalConfig(dataset=str(folder / "clip0.npz"), methods=["chain", "prepared"], out_dir=tmp_path / "out",
                         plots=False)
-    results = run_evaluation(config)
+    results = run_evaluation(config, {**methods, "prepared": prepared_oracle})
     assert not results.failures
     for row in results.rows:
         assert row["evidence"] == "prepared"  # chain has no data directory: it borrows the clip's
@@ -210,7 +218,7 @@ def test_breakdown_borrows_the_clip_data_directory_of_another_method(tmp_path, m
 
 def test_failing_video_is_skipped_and_reported(tmp_path, monkeypatch, capsys):
     calls = []
-    clips = _oracle_calls(monkeypatch, calls, fail_on="clip1")
+    clips, _ = _oracle_calls(monkeypatch, calls, fail_on="clip1")
     folder = _npz_folder(tmp_path, clips)
     (folder / "clip2.npz").write_bytes(b"truncated")
     out = tmp_path / "out"
@@ -227,7 +235,8 @@ def test_failing_video_is_skipped_and_reported(tmp_path, monkeypatch, capsys):
 
 def test_unknown_method_fails_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="unknown evaluation method 'nope'; choose from: .*chain"):
-        run_evaluation(EvalConfig(dataset=TINY, methods=["chain", "nope"], out_dir=tmp_path / "out"))
+        run_evaluation(EvalConfig(dataset=TINY, methods=["chain", "nope"], out_dir=tmp_path / "out"),
+                       baseline_methods())
     assert not (tmp_path / "out").exists()
     assert main(["eval", "--dataset", TINY, "--method", "nope", "--out", str(tmp_path / "o")]) == 1
 
@@ -266,3 +275,8 @@ def test_method_output_is_validated():
     bad[0, 2, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         score_predictions(video, queries, bad, np.zeros((1, 4), bool), "first")
+
+
+def test_the_eval_command_offers_the_baselines_and_the_model():
+    assert sorted(baseline_methods()) == ["chain", "direct"]
+    assert sorted(cli_eval.evaluation_methods()) == ["chain", "direct", "omnimotion"]

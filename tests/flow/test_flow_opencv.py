@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from omnimotion import synthetic
 from omnimotion.flow import DisFlow, FlowBackendError, get_backend
 
 
@@ -92,7 +93,6 @@ def test_dis_presets_and_bad_inputs():
 
 @pytest.mark.parametrize("motion", ["translate", "mixed"])
 def test_dis_on_synthetic_pair_against_ground_truth(motion):
-    synthetic = pytest.importorskip("omnimotion.synthetic")
     clip = synthetic.make_clip(num_frames=3, height=64, width=64, num_sprites=2, motion=motion, seed=0)
     truth, occluded = clip.flow(0, 1)
     flow = get_backend("dis")(clip.video[0], clip.video[1])

@@ -36,16 +36,18 @@ def _pretend_torchvision(monkeypatch, present: bool):
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
-def test_missing_weights_says_how_to_get_them(empty_torch_home):
+def test_missing_weights_says_how_to_get_them(empty_torch_home, monkeypatch):
+    _pretend_torchvision(monkeypatch, present=True)  # checked first
     with pytest.raises(FlowBackendError) as info:
         get_backend("raft")
     message = str(info.value)
     assert "no RAFT weights found" in message and str(empty_torch_home / "hub" / "checkpoints") in message
-    assert 'pip install "omnimotion[raft]"' in message and "--flow_weights" in message
+    assert 'pip install "omnimotion[raft]"' in message and "--raft_weights" in message
     assert "Raft_Large_Weights" in message
 
 
-def test_missing_weights_file_is_named(tmp_path):
+def test_missing_weights_file_is_named(tmp_path, monkeypatch):
+    _pretend_torchvision(monkeypatch, present=True)  # checked first
     with pytest.raises(FlowBackendError, match=r"RAFT weights file .*nope\.pth does not exist"):
         get_backend("raft", weights=tmp_path / "nope.pth", small=True)
 
@@ -68,11 +70,15 @@ def test_missing_torchvision_is_explained_before_anything_is_written(tmp_path, m
         get_backend("raft", weights=weights)
     frames = tmp_path / "frames"
     frames.mkdir()
-    for command in (["prepare", str(frames), "--out", str(tmp_path / "prepared")],
-                    ["run", str(frames), "--out", str(tmp_path / "ran")]):
-        assert main([*command, "--flow", "raft", "--flow_weights", str(weights)]) == 1
-        assert "needs torchvision" in capsys.readouterr().err
-    assert not (tmp_path / "prepared").exists() and not (tmp_path / "ran").exists()
+    commands = {"prepared": ["prepare", str(frames), "--out"], "ran": ["run", str(frames), "--out"],
+                "evaluated": ["eval", "--dataset", "synthetic:1,frames=4,size=32", "--method", "chain", "--out"],
+                "batched": ["batch", str(frames), "--out"]}
+    for out, command in commands.items():
+        assert main([*command, str(tmp_path / out), "--flow", "raft", "--raft_weights", str(weights),
+                     "--raft_variant", "small"]) == 1
+        err = capsys.readouterr().err
+        assert "needs torchvision" in err and "omnimotion[raft]" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / out).exists()
 
 
 def test_authors_keys_are_renamed_to_torchvision_keys():

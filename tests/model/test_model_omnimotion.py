@@ -49,7 +49,8 @@ def test_models_built_after_the_same_seed_are_identical():
 
 
 def test_official_default_sizes():
-    # parameter counts of the official default architecture (spec §3.2-3.4): 167,552 + 2,010,129 + 806,404
+    # parameter counts of the official default architecture (docs/method.md#representation):
+    # 167,552 + 2,010,129 + 806,404
     model = OmniMotionModel(ModelConfig(), 10, (H, W))
     counts = [sum(p.numel() for p in getattr(model, name).parameters())
               for name in ("feature_mlp", "deform_mlp", "color_mlp")]

@@ -1,7 +1,5 @@
 """SurfaceModel: the tracker's model interface, and a short fit to the exact flows of a synthetic clip."""
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -77,7 +75,6 @@ def test_short_fit_to_a_translating_clip_beats_zero_motion():
     torch.manual_seed(0)
     model = SurfaceModel(SurfaceModelConfig(plane_resolutions=(4, 8, 16)), clip.num_frames, (32, 32))
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    start = time.perf_counter()
     for _ in range(150):
         batch = torch.randint(0, len(src), (512,), generator=gen)
         corr = model.correspondences(src[batch], fi[batch], fj[batch], stratified=True)
@@ -85,7 +82,6 @@ def test_short_fit_to_a_translating_clip_beats_zero_motion():
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-    elapsed = time.perf_counter() - start
     with torch.no_grad():
         corr = model.correspondences(src[test], fi[test], fj[test])
     error = (corr.points_j - dst[test]).norm(dim=1)
@@ -97,7 +93,6 @@ def test_short_fit_to_a_translating_clip_beats_zero_motion():
                                              src[test][:, 0].long().numpy()] == 1)
     assert sprite.sum() > 20
     assert error[sprite].mean() < 0.5 * zero_motion[sprite].mean()
-    assert elapsed < 30, f"fit took {elapsed:.1f} s"
 
 
 def test_short_fit_with_occluders_learns_to_flag_occlusion():

@@ -7,13 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
+from omnimotion.preprocess.options import PrepareConfig
+from omnimotion import synthetic
 from omnimotion.flow import DisFlow
 from omnimotion.io.datadir import CorruptFileError, DataDir
 from omnimotion.io.atomic import OutputNotWritableError
 from omnimotion.preprocess import disk, pipeline
 from omnimotion.preprocess.pipeline import STATE_FILE, prepare, refilter
 
-synthetic = pytest.importorskip("omnimotion.synthetic")
 N, SIZE = 6, 48
 NON_ADJACENT = N * (N - 1) - 2 * (N - 1)  # ordered pairs more than one frame apart: 20
 
@@ -38,11 +39,11 @@ class CountingDis:
 def counting(monkeypatch):
     backends = []
 
-    def get_backend(name="dis", **options):
+    def backend(self):
         backends.append(CountingDis())
         return backends[-1]
 
-    monkeypatch.setattr(pipeline, "get_backend", get_backend)
+    monkeypatch.setattr(PrepareConfig, "backend", backend)
     return lambda: backends[-1].calls
 
 
@@ -63,9 +64,10 @@ def snapshot(data: DataDir) -> dict[str, bytes]:
     return files
 
 
-def run(source, out, **options):
-    options.setdefault("workers", 1)
-    return prepare(source, out, progress=False, **options)
+def run(source, out, workers=1, **options):
+    options.setdefault("chain_direct_max_gap", None)  # the official rule unless a test asks for chains
+    options.setdefault("max_side", 480)
+    return prepare(source, out, PrepareConfig(**options), workers=workers, progress=False)
 
 
 def test_layout_of_a_prepared_directory(clip_video, tmp_path):
@@ -198,7 +200,7 @@ def test_changed_flow_backend_options_are_refused(clip_video, tmp_path):
     run(clip_video, tmp_path / "out", chain=False, max_gap=2)
     with pytest.raises(ValueError, match=r"made with --flow dis \(preset=fine2x\) --max_gap 2, not --flow dis "
                                          r"\(preset=fast\); to go on with them, give those options"):
-        run(clip_video, tmp_path / "out", chain=False, flow_options={"preset": "fast"})
+        run(clip_video, tmp_path / "out", chain=False, dis_preset="fast")
 
 
 def test_changing_chain_direct_max_gap_rechains_from_direct_flows(clip_video, tmp_path, counting):
@@ -283,5 +285,5 @@ def test_a_missing_flow_dependency_fails_before_anything_is_written(clip_video, 
     weights.write_bytes(b"")
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="torchvision"):
-        prepare(clip_video, out, flow="raft", flow_options={"weights": weights}, progress=False, workers=1)
+        prepare(clip_video, out, PrepareConfig(flow="raft", raft_weights=str(weights)), progress=False, workers=1)
     assert not out.exists()

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from omnimotion import synthetic
 from omnimotion.io.lock import LOCK_FILE
 from omnimotion.preprocess.pipeline import STATE_FILE
 
-synthetic = pytest.importorskip("omnimotion.synthetic")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the workers")]
 

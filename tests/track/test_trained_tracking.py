@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from track_doubles import write_exact_data_dir
 
-from omnimotion.config import resolve
+from omnimotion.config import compose
 from omnimotion.synthetic import make_clip
 from omnimotion.track import Tracker, grid_queries
 from omnimotion.train.trainer import fit
@@ -16,8 +16,9 @@ ITERS = 200
 def trained(tmp_path_factory):
     clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, motion="translate", seed=3)
     data = write_exact_data_dir(clip, tmp_path_factory.mktemp("trained") / "clip")
-    cfg = resolve({"num_iters": ITERS, "i_weight": ITERS, "i_img": 10**6, "i_print": 10**6,
-                   "i_cache": 10**6, "device": "cpu", "tensorboard": False, "progress": False}, preset="fast")
+    cfg = compose(preset="fast", overrides={"num_iters": ITERS, "i_weight": ITERS, "i_img": 10**6, "i_print": 10**6,
+                                            "i_cache": 10**6, "device": "cpu", "tensorboard": False,
+                                            "progress": False})
     tracker = Tracker.from_checkpoint(fit(data.root, cfg), device="cpu", progress=False)
     queries = grid_queries((32, 32), 3, frame=0)
     yield clip, tracker, queries, tracker(queries)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_prepared_dir
+from prepared_dirs import write_prepared_dir
 
 from omnimotion.io.datadir import DataDirError
 from omnimotion.preprocess.pipeline import StageRecord

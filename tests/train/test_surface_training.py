@@ -15,6 +15,8 @@ from omnimotion.train.options import TrainConfig
 from omnimotion.train.surface_losses import depth_grid_smoothness, surface_loss_terms, trajectory_acceleration
 from omnimotion.train.trainer import Trainer, fit
 
+from prepared_dirs import endpoint_errors
+
 
 def surface_run(data_dir, tmp_path, **train) -> OmniMotionConfig:
     options = dict(method="surface", num_pairs=4, num_pts=64, start_interval=1, interval_growth_steps=20,
@@ -23,17 +25,6 @@ def surface_run(data_dir, tmp_path, **train) -> OmniMotionConfig:
     options.update(train)
     surface = SurfaceModelConfig(plane_resolutions=(4, 8), feature_channels=8, depth_grid_size=8)
     return OmniMotionConfig(data_dir=str(data_dir), train=TrainConfig(**options), surface=surface)
-
-
-def endpoint_errors(model, clip, pairs):
-    """Mean end-point error of the model's flow and of zero motion vs the exact flow, on visible pixels."""
-    model_err, zero_err = [], []
-    for i, j in pairs:
-        gt, occluded = clip.flow(i, j)
-        pred = predicted_flow(model, i, j, (clip.height, clip.width), 1, 4096, torch.device("cpu"))
-        model_err.append(np.linalg.norm(pred - gt, axis=-1)[~occluded].mean())
-        zero_err.append(np.linalg.norm(gt, axis=-1)[~occluded].mean())
-    return float(np.mean(model_err)), float(np.mean(zero_err))
 
 
 def test_surface_preset_selects_the_surface_model_and_the_default_stays_faithful(synthetic_dir, tmp_path):

@@ -1,46 +1,28 @@
 """Training end to end on a tiny synthetic clip: it learns, resumes exactly, and fails clearly."""
 
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
+from omnimotion.config import OmniMotionConfig
 from omnimotion.io.checkpoint import OFFICIAL_KEYS, CorruptCheckpointError, latest_checkpoint, load_checkpoint
 from omnimotion.io.datadir import DataDirError
 from omnimotion.model import ModelConfig
-from omnimotion.train.mining import predicted_flow
 from omnimotion.train.options import TrainConfig
 from omnimotion.train.trainer import NonFiniteLossError, Trainer, fit
 
-
-@dataclasses.dataclass
-class Run:
-    data_dir: str
-    model: ModelConfig
-    train: TrainConfig
+from prepared_dirs import endpoint_errors
 
 
-def tiny_run(data_dir, tmp_path, **train) -> Run:
+def tiny_run(data_dir, tmp_path, **train) -> OmniMotionConfig:
     model = ModelConfig(num_samples_ray=8, use_affine=False, nvp_hidden=64, canonical_hidden=64,
                         time_hidden=64, code_dim=32)
     options = dict(num_pairs=4, num_pts=32, start_interval=1, interval_growth_steps=50, use_count_map=True,
                    lr_deform=3e-3, lr_color=3e-3, lr_feature=3e-3, schedule_scale=0.02, save_dir=str(tmp_path / "out"),
                    progress=False, tensorboard=False, i_print=10, device="cpu", no_reload=False)
     options.update(train)
-    return Run(str(data_dir), model, TrainConfig(**options))
-
-
-def endpoint_errors(trainer, clip, pairs):
-    """Mean end-point error of the model's (max-weight) flow and of zero motion vs the exact flow."""
-    model_err, zero_err = [], []
-    for i, j in pairs:
-        gt, occluded = clip.flow(i, j)
-        pred = predicted_flow(trainer.model, i, j, (clip.height, clip.width), 1, 4096, trainer.device)
-        visible = ~occluded
-        model_err.append(np.linalg.norm(pred - gt, axis=-1)[visible].mean())
-        zero_err.append(np.linalg.norm(gt, axis=-1)[visible].mean())
-    return float(np.mean(model_err)), float(np.mean(zero_err))
+    return OmniMotionConfig(data_dir=str(data_dir), model=model, train=TrainConfig(**options))
 
 
 def test_training_lowers_flow_loss_and_beats_zero_motion(synthetic_dir, tmp_path):
@@ -48,7 +30,7 @@ def test_training_lowers_flow_loss_and_beats_zero_motion(synthetic_dir, tmp_path
     trainer = Trainer(data.root, tiny_run(data.root, tmp_path, no_reload=True))
     losses = [trainer.train_step()["flow"] for _ in range(200)]
     assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
-    model_epe, zero_epe = endpoint_errors(trainer, clip, [(0, 1), (0, 3), (0, 7), (4, 2), (7, 1)])
+    model_epe, zero_epe = endpoint_errors(trainer.model, clip, [(0, 1), (0, 3), (0, 7), (4, 2), (7, 1)])
     assert zero_epe > 1.0  # the clip really moves
     assert model_epe < 0.6 * zero_epe, (model_epe, zero_epe)
 

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
+from omnimotion.preprocess.options import PrepareConfig
+from omnimotion import synthetic
 from omnimotion.io.datadir import CorruptFileError
 from omnimotion.io.lock import FolderInUseError
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.train.trainer import fit
 
 from test_trainer import tiny_run
-
-synthetic = pytest.importorskip("omnimotion.synthetic")
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,8 @@ def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("prepared")
     clip = root / "clip.mp4"
     synthetic.write_video(synthetic.make_clip(num_frames=5, height=32, width=32, num_sprites=1, seed=1), clip)
-    return prepare(clip, root / "data", workers=1, progress=False, max_side=None)
+    return prepare(clip, root / "data", PrepareConfig(max_side=None, chain_direct_max_gap=None), workers=1,
+                   progress=False)
 
 
 def test_a_truncated_flow_stops_training_before_step_0(prepared, tmp_path):

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from view_fixtures import TINY, running_server
+from tiny_checkpoint import save_untrained_checkpoint
+from view_fixtures import running_server
 
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.cli.main import main
-from omnimotion.model import OmniMotionModel
 from omnimotion.preprocess.pipeline import prepare
 from omnimotion.track import load_tracks
 from omnimotion.view.server import WIRE_DECIMALS
@@ -68,13 +68,8 @@ def demo_run(tmp_path_factory):
     """The first frames of the package's demo clip, prepared as ``omnimotion run`` does, with an untrained model."""
     root = tmp_path_factory.mktemp("demo")
     clip = Path(str(resources.files("omnimotion") / "assets" / "demo.mp4"))
-    data = prepare(clip, root / "run", end=FRAMES, max_side=None, progress=False, workers=1, chain_direct_max_gap=1)
-    torch.manual_seed(0)
-    model = OmniMotionModel(TINY, FRAMES, data.image_hw)
-    state = {name: getattr(model, name).state_dict() for name in ("feature_mlp", "deform_mlp", "color_mlp")}
-    state.update(num_imgs=FRAMES, image_hw=list(data.image_hw), step=10, config={"model": TINY.__dict__})
-    (data.root / "out" / "exp").mkdir(parents=True)
-    torch.save(state, data.root / "out" / "exp" / "model_000010.pth")
+    data = prepare(clip, root / "run", PrepareConfig(end=FRAMES, max_side=None), progress=False, workers=1)
+    save_untrained_checkpoint(data.root, FRAMES, data.image_hw)
     return data.root
 
 

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method on the workers that run _call)
 from omnimotion.eval.runner import JobMap
 from omnimotion.preprocess.pairs import ChunkMap
 

@@ -58,7 +58,7 @@ def run_stage(stage: str, video: BatchVideo, settings: RunSettings, checkpoint: 
 def stage_uses_gpu(stage: str, settings: RunSettings) -> bool:
     """Training and tracking use the GPU; preprocessing only with a GPU flow backend (DIS runs on the CPU, and
     a GPU held through it would idle)."""
-    return stage != "prepare" or settings.flow.partition(":")[0] != "dis"
+    return stage != "prepare" or settings.config.prepare.uses_gpu
 
 
 def next_stage(stage: str) -> str | None:
@@ -68,7 +68,9 @@ def next_stage(stage: str) -> str | None:
 
 
 def result_settings(settings: RunSettings) -> dict[str, Any]:
-    """The settings that decide a video's outputs, as stored in its status file (the device and the number of
-    preprocessing workers change only the speed)."""
-    values = {key: value for key, value in asdict(settings).items() if key not in ("device", "workers")}
+    """The settings that decide a video's outputs, as stored in its status file (the device, threads, progress
+    display and number of preprocessing workers change only the speed or the display)."""
+    values = {key: value for key, value in asdict(settings).items() if key != "workers"}
+    for key in ("device", "threads", "progress", "tensorboard"):
+        del values["config"]["train"][key]
     return json.loads(json.dumps(values))

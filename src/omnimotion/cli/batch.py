@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from omnimotion.api import check_settings
 from omnimotion.batch import (DEFAULT_MAX_RETRIES, TaskResources, collect_status, expand_inputs, format_status_table,
                               plan_videos, ray_session, run_batch)
 from omnimotion.cli.main import HelpFormatter, UserError
@@ -90,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.inputs or not args.out:
         raise UserError("give the input videos and --out, e.g. omnimotion batch videos/*.mp4 --out runs/ "
                         "(or --status runs/ to see a batch)")
-    videos = plan_videos(expand_inputs(args.inputs), args.out)
     resources = task_resources(args)
     settings = run_settings(args, workers=max(1, int(resources.cpus)))
+    check_settings(settings)  # e.g. torchvision for --flow raft, before any status file is written
+    videos = plan_videos(expand_inputs(args.inputs), args.out)
     with connected_ray(args):
         report = run_batch(videos, settings, resources, flow_fan_out=args.flow_fan_out)
     _print_table([(video.out_dir, status) for video, status in zip(videos, report.statuses)])

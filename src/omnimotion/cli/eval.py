@@ -13,16 +13,25 @@ import logging
 import sys
 from pathlib import Path
 
-import omnimotion.api  # noqa: F401  (registers the 'omnimotion' evaluation method)
+from omnimotion import api
+from omnimotion.api import DEFAULT_PRESET, run_config
 from omnimotion.batch import ray_job_map
 from omnimotion.cli.batch import add_ray_options, connected_ray, task_resources
 from omnimotion.cli.main import HelpFormatter, parse_key_values
-from omnimotion.eval import (CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, available_methods, rescore_config,
-                             run_evaluation)
+from omnimotion.cli.prepare import add_flow_backend_options, flow_overrides
+from omnimotion.config import PRESETS
+from omnimotion.eval import (CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, TrackingMethod, baseline_methods,
+                             rescore_config, run_evaluation)
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "evaluation_methods"]
 
 log = logging.getLogger(__name__)
+
+
+def evaluation_methods() -> dict[str, TrackingMethod]:
+    """The methods ``--method`` chooses from, by name: the flow baselines and ``omnimotion``, the model
+    (fitted on each video in its work folder, then tracking the queries; ``--preset``/``--set`` configure it)."""
+    return {**baseline_methods(), "omnimotion": api._omnimotion_method}
 
 
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
@@ -35,19 +44,22 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="TAP-Vid .pkl, an .npz, a folder of .npz files (searched recursively), or "
                              "synthetic:K[,frames=50,size=256,sprites=3,points=64,motion=mixed,seed=0]")
     parser.add_argument("--method", default="chain,direct",
-                        help=f"comma-separated methods; available: {', '.join(available_methods())}")
+                        help=f"comma-separated methods; available: {', '.join(sorted(evaluation_methods()))}")
     parser.add_argument("--query_mode", choices=("strided", "first"), default="strided",
                         help="TAP-Vid query protocol (BADJA-style files with a valid mask always use first)")
     parser.add_argument("--out", help="output folder for results, saved predictions, work folders and plots")
     parser.add_argument("--rescore", metavar="OUT", default=None,
                         help="score the predictions saved in OUT again (dataset, methods and options as saved) "
                              "and rewrite its results; runs no method")
-    parser.add_argument("--flow", default="dis", help="flow backend of the flow baselines (omnimotion.flow)")
+    add_flow_backend_options(parser)
     parser.add_argument("--cycle_th_px", type=float, default=CYCLE_TH_PX,
                         help="forward-backward cycle error (px) above which the flow baselines say occluded")
-    parser.add_argument("--preset", default=None, help="preset passed to methods that take one (omnimotion)")
+    parser.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                        help=f"preset of the omnimotion method (default: {DEFAULT_PRESET})")
+    parser.add_argument("--config", default=None, help="config file of the omnimotion method (over the preset)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override for the omnimotion method, e.g. --set num_iters=500 (repeatable)")
+                        help="config key of the omnimotion method, e.g. --set num_iters=500 (repeatable); "
+                             "preprocessing keys (cycle_th, max_gap, ...) apply to it too")
     parser.add_argument("--max_videos", type=int, default=None, help="evaluate only the first N videos")
     parser.add_argument("--no_plots", action="store_true", help="skip the per-video track pictures")
     add_ray_options(parser, "no Ray, the videos one after another in this process")
@@ -81,20 +93,27 @@ def _config(args: argparse.Namespace) -> EvalConfig:
     if args.max_videos is not None and args.max_videos < 1:
         raise ValueError(f"--max_videos must be >= 1, got {args.max_videos}")
     extra = {"preset": args.preset} if args.preset else {}
+    if args.config:  # absolute: methods may run in another working directory
+        extra["config"] = str(Path(args.config).resolve())
     extra.update(parse_key_values(args.set))
+    # one compose of everything the methods will use: a bad key, value or flow option fails before any work
+    config = run_config(args.config, args.preset or DEFAULT_PRESET, {**parse_key_values(args.set),
+                                                                     **flow_overrides(args)})
+    config.prepare.backend()
     # a dataset path is saved with the predictions: absolute, so --rescore works from any directory
     dataset = args.dataset if args.dataset.startswith("synthetic:") else str(Path(args.dataset).resolve())
     return EvalConfig(dataset=dataset, methods=methods, out_dir=Path(args.out), query_mode=args.query_mode,
                       max_videos=args.max_videos, plots=not args.no_plots,
-                      method_options=MethodOptions(flow=args.flow, cycle_th_px=args.cycle_th_px, extra=extra))
+                      method_options=MethodOptions(prepare=config.prepare, cycle_th_px=args.cycle_th_px,
+                                                   extra=extra))
 
 
 def _evaluate(config: EvalConfig, args: argparse.Namespace) -> EvalResults:
     """In this process, or with --address one Ray task per video (its methods without saved predictions)."""
     if args.address is None:
-        return run_evaluation(config)
+        return run_evaluation(config, evaluation_methods())
     config.out_dir = config.out_dir.resolve()  # workers may run in another working directory
     resources = task_resources(args)
     config.method_options.workers = max(1, int(resources.cpus))  # a task's preprocessing stays in its CPUs
     with connected_ray(args):
-        return run_evaluation(config, ray_job_map(resources))
+        return run_evaluation(config, evaluation_methods(), ray_job_map(resources))

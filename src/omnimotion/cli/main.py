@@ -8,6 +8,7 @@ the traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import sys
@@ -60,11 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="omnimotion",
         description="Track every pixel of a video through the whole video (OmniMotion).",
         formatter_class=HelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"omnimotion {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # options are matched exactly: an abbreviation such as --num_iter is an error, not a silent --num_iters
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=functools.partial(argparse.ArgumentParser, allow_abbrev=False))
     for name, module_name in COMMAND_MODULES.items():
         importlib.import_module(module_name).add_parser(subparsers, name)
     return parser

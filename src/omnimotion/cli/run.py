@@ -7,16 +7,18 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omnimotion.api import DEFAULT_MAX_SIDE
 from omnimotion.cli.main import HelpFormatter, parse_key_values
-from omnimotion.cli.prepare import add_flow_backend_options, flow_options
-from omnimotion.config import PRESETS, override_arguments
+from omnimotion.cli.prepare import FLOW_KEYS, add_flow_backend_options
+from omnimotion.config import PRESETS, add_field_options, given_values
 from omnimotion.preprocess.plan import MIN_AUTO_GAP, PAIR_BUDGET
 
 if TYPE_CHECKING:
     from omnimotion.api import RunSettings
 
-__all__ = ["add_parser", "run", "add_run_options", "run_and_report", "run_settings"]
+__all__ = ["add_parser", "run", "add_run_options", "run_and_report", "run_settings", "RUN_KEYS"]
+
+RUN_KEYS = ("device", "max_side", "start", "end", "stride")
+"""Config keys with an option of their own on ``run``, ``demo`` and ``batch`` (every key can be --set)."""
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +44,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                              "CPU-sized), none (the official defaults, very slow on a CPU)")
     parser.add_argument("--config", default=None, help="official-format config file (applied over the preset)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key, e.g. --set num_iters=500 (repeatable)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device")
+                        help="set one config key, e.g. --set num_iters=500 (repeatable): 'omnimotion train --help' "
+                             "lists the training, model and tracking keys, 'omnimotion prepare --help' the "
+                             "preprocessing ones")
     parser.add_argument("--grid_step", type=int, default=None,
                         help="source-video pixels between tracked grid points (default: about 12 points per side)")
     add_flow_backend_options(parser)
-    parser.add_argument("--max_side", type=int, default=DEFAULT_MAX_SIDE,
-                        help="working size: frames are shrunk so the longest side is at most this many pixels "
-                             "(outputs stay in the source video's pixels)")
-    parser.add_argument("--start", type=int, default=0, help="first frame of the input used")
-    parser.add_argument("--end", type=int, default=None, help="stop before this frame (default: the last)")
-    parser.add_argument("--stride", type=int, default=1, help="take every stride-th frame")
+    add_field_options(parser, RUN_KEYS)
     parser.add_argument("--max_gap", type=_max_gap, default=None, metavar="N|all",
                         help="prepare and train on frame pairs at most N frames apart only: disk use grows as "
                              "frames x N instead of frames²; all: every pair; default: every pair up to "
@@ -88,13 +86,13 @@ def run_and_report(source: Path, out: Path, args: argparse.Namespace) -> int:
 
 
 def run_settings(args: argparse.Namespace, workers: int | None = None) -> RunSettings:
-    """The ``RunSettings`` given by the options of ``add_run_options`` (shared by run, demo and batch)."""
-    from omnimotion.api import RunSettings
+    """The ``RunSettings`` given by the options of ``add_run_options`` (shared by run, demo and batch): one
+    ``compose`` of the preset, the config file and the options, validated before any work."""
+    from omnimotion.api import RunSettings, run_config
 
-    overrides = tuple(override_arguments(parse_key_values(args.set)))
-    return RunSettings(preset=None if args.preset == "none" else args.preset, config_path=args.config,
-                       overrides=overrides, device=args.device, grid_step=args.grid_step, flow=args.flow,
-                       flow_options=tuple(sorted(flow_options(args).items())), max_side=args.max_side,
-                       max_gap=None if args.max_gap == "all" else args.max_gap,
-                       auto_max_gap=args.max_gap != "all", workers=workers, start=args.start, end=args.end,
-                       stride=args.stride)
+    overrides = given_values(args, FLOW_KEYS + RUN_KEYS)
+    if args.max_gap not in (None, "all"):
+        overrides["max_gap"] = args.max_gap
+    overrides.update(parse_key_values(args.set))
+    config = run_config(args.config, None if args.preset == "none" else args.preset, overrides)
+    return RunSettings(config, grid_step=args.grid_step, workers=workers, auto_max_gap=args.max_gap != "all")

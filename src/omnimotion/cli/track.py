@@ -2,12 +2,14 @@
 
 Queries and tracks are in pixels of the original video when ``DATA_DIR/source.json`` records its size (a
 data directory made from a video or frame folder), else of the frames in ``DATA_DIR/color``; ``--video_size``
-chooses (conventions in ``omnimotion.coords``). The flow-evidence mode is the one the model was trained with.
+chooses (conventions in ``omnimotion.coords``). The tracking settings (flow evidence, chunk size,
+occlusion threshold) are those the model was trained with, unless given.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -15,18 +17,22 @@ import numpy as np
 import torch
 
 from omnimotion.cli.main import HelpFormatter, UserError
-from omnimotion.io.checkpoint import latest_checkpoint
+from omnimotion.config import OmniMotionConfig, add_field_options, compose, config_keys, field_docs, given_values
+from omnimotion.io.checkpoint import latest_checkpoint, load_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.model import color_variants, get_variant, variant_of
-from omnimotion.track import (FLOW_EVIDENCE_MODES, QueryError, Tracker, dense_queries, grid_queries, load_mask,
-                              mask_queries, points_from_file, points_from_strings, save_tracks)
+from omnimotion.track import (QueryError, Tracker, dense_queries, grid_queries, load_mask, mask_queries,
+                              points_from_file, points_from_strings, save_tracks)
 from omnimotion.track.export import TRACK_SUFFIXES
-from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE
+from omnimotion.track.options import TrackConfig
+from omnimotion.track.tracker import saved_track_config
 from omnimotion.track.tracks import Tracks
 
 __all__ = ["add_parser", "run", "newest_checkpoint", "select_queries", "check_pictures", "write_pictures"]
 
 log = logging.getLogger(__name__)
+
+TRACK_KEYS = tuple(config_keys(["track"]))
 
 
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
@@ -62,13 +68,11 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="also write an mp4 of the points coloured by start position (rainbow grid)")
     parser.add_argument("--depth_video", default=None, help="also write the model's pseudo-depth as an mp4")
     parser.add_argument("--color_video", default=None, help="also write the model's rendered colours as an mp4")
-    parser.add_argument("--occlusion_th", type=float, default=None,
-                        help="occluded iff the occlusion score exceeds this; default: the model's (0.99)")
-    parser.add_argument("--flow_evidence", default=None, choices=FLOW_EVIDENCE_MODES,
-                        help="correct tracks with DATA_DIR's flows: visible wherever the flow's cycle check "
-                             "followed the point (visibility), also take the flow's position there (positions), "
-                             "or the model's output as it is (none); default: the mode the model was trained "
-                             "with (positions for the surface preset), as 'omnimotion run' does")
+    tracking = parser.add_argument_group("tracking keys (unless given, the settings the model was trained with, "
+                                         "as 'omnimotion run' tracks)")
+    add_field_options(tracking, ("flow_evidence", "chunk_size"))
+    tracking.add_argument("--occlusion_th", dest="track_occlusion_th", default=None, metavar="V",
+                          help=field_docs(TrackConfig)["occlusion_th"])
     parser.add_argument("--video_size", default=None, metavar="source|frames|WxH",
                         help="the pixels of queries and tracks: the original video's (source, its size as "
                              "DATA_DIR/source.json records it), DATA_DIR/color's frames (frames), or a size "
@@ -77,8 +81,6 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         help="frame rate stored with the tracks and videos (default: the input video's, as "
                              "DATA_DIR/source.json records it, else 10)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--chunk_size", type=int, default=DEFAULT_CHUNK_SIZE,
-                        help="(point, frame) pairs per model call; lower it if memory runs out")
     return parser
 
 
@@ -91,10 +93,8 @@ def run(args: argparse.Namespace) -> int:
     queries = _queries_in(args, video_hw, data)
     checkpoint = Path(args.checkpoint) if args.checkpoint else newest_checkpoint(data.root)
     log.info("tracking %d points through %d frames with %s", len(queries), num_frames, checkpoint)
-    options = {"flow_evidence": args.flow_evidence} if args.flow_evidence else {}
-    tracker = Tracker.from_checkpoint(checkpoint, device=args.device, data_dir=data.root,
-                                      chunk_size=args.chunk_size, occlusion_th=args.occlusion_th,
-                                      output_hw=video_hw, fps=args.fps, **options)
+    tracker = Tracker.from_checkpoint(checkpoint, device=args.device, data_dir=data.root, output_hw=video_hw,
+                                      fps=args.fps, **dataclasses.asdict(_track_config(args, checkpoint)))
     if tracker.num_frames != num_frames or tracker.model_hw != frames_hw:
         raise UserError(f"{checkpoint} was trained on {tracker.num_frames} frames of {tracker.model_hw[1]}x"
                         f"{tracker.model_hw[0]} but {data.color_dir} has {num_frames} of {frames_hw[1]}x"
@@ -114,6 +114,10 @@ def check_pictures(args: argparse.Namespace, model: torch.nn.Module) -> None:
     if args.color_video and not get_variant(name).renders_color:
         raise UserError(f"the {name} model has no colour rendering; train with --method "
                         f"{' or '.join(color_variants())} or drop --color_video")
+def _track_config(args: argparse.Namespace, checkpoint: Path) -> TrackConfig:
+    """The checkpoint's tracking settings with the options given (``compose`` converts and checks them)."""
+    saved = saved_track_config(load_checkpoint(checkpoint, map_location="cpu"))
+    return compose(overrides=given_values(args, TRACK_KEYS), base=OmniMotionConfig(track=saved)).track
 
 
 def write_pictures(args: argparse.Namespace, data: DataDir, tracks: Tracks, model) -> None:

@@ -11,8 +11,7 @@ import argparse
 import logging
 
 from omnimotion.cli.main import HelpFormatter, UserError
-from omnimotion.config import (PRESETS, OmniMotionConfig, add_field_options, given_values, parse_config,
-                               parse_values, resolve)
+from omnimotion.config import PRESETS, OmniMotionConfig, add_field_options, compose, config_keys, given_values, parse_config
 
 __all__ = ["add_parser", "run", "run_official"]
 
@@ -34,15 +33,20 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                              "or fast (the faithful method, CPU-sized); default: the official GPU configuration")
     parser.add_argument("--resume", action="store_true",
                         help="require a checkpoint to continue from (error if there is none)")
-    add_field_options(parser.add_argument_group("official and training options (see configs/*.txt)"))
+    for section, title in _KEY_GROUPS.items():
+        add_field_options(parser.add_argument_group(title), config_keys([section]))
     return parser
 
 
+_KEY_GROUPS = {"train": "training keys (official names; see configs/*.txt)",
+               "model": "faithful model keys (method omnimotion)",
+               "surface": "single-surface model keys (method surface)",
+               "track": "tracking keys (stored with the model: the defaults of 'omnimotion track')"}
+
+
 def build_config(args: argparse.Namespace) -> OmniMotionConfig:
-    values = parse_values(["--config", args.config]) if args.config else {}
-    values.update(given_values(args))
-    values["data_dir"] = args.data_dir
-    return resolve(values, preset=args.preset)
+    """``compose`` of --preset, --config and the key options given."""
+    return compose(args.config, args.preset, {**given_values(args), "data_dir": args.data_dir})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ pixels of 256x256 frames, queries (t, y, x)); ``tapvid`` is the one place that c
 
 from omnimotion.eval.baselines import CYCLE_TH_PX, FlowCache, chain_tracks, direct_tracks
 from omnimotion.eval.datasets import EvalVideo, VideoSource, iter_videos, load_npz_video
-from omnimotion.eval.methods import MethodOptions, available_methods, get_method, register_method
+from omnimotion.eval.methods import MethodOptions, TrackingMethod, baseline_methods
 from omnimotion.eval.metrics import compute_tapvid_metrics, mean_over_videos, temporal_coherence
 from omnimotion.eval.runner import EvalConfig, EvalResults, rescore_config, run_evaluation
 from omnimotion.eval.scoring import pck, score_predictions
@@ -19,6 +19,6 @@ __all__ = [
     "queries_from_tapvid",
     "EvalVideo", "VideoSource", "iter_videos", "load_npz_video",
     "FlowCache", "chain_tracks", "direct_tracks", "CYCLE_TH_PX",
-    "MethodOptions", "register_method", "get_method", "available_methods",
+    "MethodOptions", "TrackingMethod", "baseline_methods",
     "EvalConfig", "EvalResults", "run_evaluation", "rescore_config", "score_predictions", "pck",
 ]

@@ -17,10 +17,8 @@ Each needed flow is computed once per call (:class:`FlowCache`); consecutive flo
 data directory (its long-range ``raft_exhaustive`` flows may have been overwritten by chaining during
 preprocessing, so only gap-1 flows are reused and direct flow recomputes the rest).
 
-Default threshold: the paper's 48 px. Measured with DIS flow on the 10 TAP-Vid DAVIS first-32 clips (strided;
-AJ / OA in %): chain 48 px 35.5 / 84.2, 10 px 36.9 / 83.4, 5 px 37.8 / 82.1, 3 px 38.1 / 78.4, 1 px 31.6 / 58.7;
-direct 48 px 30.3 / 83.3, 10 px 31.6 / 74.2, 3 px 32.2 / 62.3. Lower thresholds trade occlusion accuracy for
-a little AJ; <delta_avg and TC do not depend on it.
+Default threshold: the paper's 48 px. Lower thresholds trade occlusion accuracy for a little AJ; <delta_avg and
+TC do not depend on it (a sweep: ``benchmarks/bench_eval_baselines.py``, figures in benchmarks/NOTES.md).
 """
 
 from __future__ import annotations

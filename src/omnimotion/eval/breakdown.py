@@ -2,9 +2,9 @@
 
 Over the point-frames the TAP-Vid metrics score (evaluation mask of the query mode, annotated):
 
-- **vouched / not vouched**: visible ground-truth point-frames where the data directory's chained flow vouches
-  for the query point (``omnimotion.track.evidence.flow_evidence``: reliable from the query frame to that
-  frame) and where it does not; the count and <delta^x_avg of each part (NaN without a data directory);
+- **vouched / not vouched**: visible ground-truth point-frames where the data directory's flows vouch for the
+  query point (``omnimotion.track.evidence.flow_evidence``: a path of cycle-consistent flows from the query
+  frame to that frame) and where they do not; the count and <delta^x_avg of each part (NaN without a data directory);
 - **occlusion errors**: false positives (predicted occluded, truly visible) and false negatives (predicted
   visible, truly occluded), with the visible and occluded counts they are rates of;
 - **after occlusion**: visible point-frames that lie beyond a ground-truth occlusion as seen from the query
@@ -69,7 +69,7 @@ def is_data_dir(path: str | Path) -> bool:
 
 
 def flow_vouched(data_dir: str | Path, queries: np.ndarray, video_thw: tuple[int, int, int]) -> np.ndarray:
-    """Bool ``[Q, T]``: the data directory's chained flow vouches for query q at frame t.
+    """Bool ``[Q, T]``: the data directory's flows vouch for query q at frame t (``flow_evidence``).
 
     ``queries [Q, 3]`` (t, x, y) in pixels of a video of ``video_thw`` = (T, H, W) (the data directory's frames
     may have another size). Raises ValueError when the data directory has another number of frames.
@@ -79,4 +79,4 @@ def flow_vouched(data_dir: str | Path, queries: np.ndarray, video_thw: tuple[int
         raise ValueError(f"data directory {data.root} has {data.num_frames} frames but the video {video_thw[0]}")
     queries = np.asarray(queries, np.float32).copy()
     queries[:, 1:] = resize_points(queries[:, 1:], tuple(video_thw[1:]), data.image_hw)
-    return flow_evidence(data, queries).reliable
+    return flow_evidence(data, queries, progress=False).reliable

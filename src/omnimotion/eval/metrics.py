@@ -26,7 +26,8 @@ THRESHOLDS_PX = (1, 2, 4, 8, 16)
 
 
 def evaluation_mask(query_frames: np.ndarray, num_frames: int, query_mode: str) -> np.ndarray:
-    """Bool ``[..., T]``: which frames are scored for queries at ``query_frames [...]`` (anchors §2.1).
+    """Bool ``[..., T]``: which frames are scored for queries at ``query_frames [...]``
+    (docs/method.md#tap-vid-metrics).
 
     ``first``: frames strictly after the query frame. ``strided``: every frame except the query frame.
     """
@@ -110,7 +111,8 @@ def compute_tapvid_metrics(
 
 def temporal_coherence(gt_tracks: np.ndarray, gt_occluded: np.ndarray, pred_tracks: np.ndarray,
                        valid: np.ndarray | None = None) -> np.ndarray:
-    """OmniMotion's TC (anchors §2.4) per video: shapes ``[B, N, T, 2]``, ``[B, N, T]``; result ``[B]``.
+    """OmniMotion's TC per video (docs/method.md#temporal-coherence): shapes ``[B, N, T, 2]``, ``[B, N, T]``;
+    result ``[B]``.
 
     Mean over (n, t), t = 1..T-2, of ``|a_pred - a_gt|_2`` with ``a[t] = x[t+1] - 2 x[t] + x[t-1]``, over
     triples where the ground truth is visible (and ``valid``, if given) at t-1, t and t+1. Pixels/frame^2 in the

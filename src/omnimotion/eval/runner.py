@@ -22,6 +22,7 @@ A video or method that fails is logged, listed in ``results.md`` and skipped; th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -29,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -37,12 +38,13 @@ from tqdm import tqdm
 import omnimotion
 from omnimotion.eval.breakdown import flow_vouched, is_data_dir
 from omnimotion.eval.datasets import EvalVideo, VideoSource, iter_videos
-from omnimotion.eval.methods import MethodOptions, get_method
+from omnimotion.eval.methods import MethodOptions, TrackingMethod
 from omnimotion.eval.plots import plot_tracks
 from omnimotion.eval.predictions import SavedPredictions, load_predictions, read_settings, save_predictions
 from omnimotion.eval.report import NO_DATA_DIR, write_results
 from omnimotion.eval.scoring import check_predictions, score_in_detail
 from omnimotion.eval.tapvid import QuerySet, sample_queries
+from omnimotion.preprocess.options import PrepareConfig
 
 __all__ = ["EvalConfig", "EvalResults", "JobMap", "run_evaluation", "run_method", "rescore_config"]
 
@@ -54,7 +56,7 @@ class EvalConfig:
     """Settings of one evaluation run.
 
     dataset: TAP-Vid .pkl, .npz, folder of .npz, or ``synthetic:K[,options]`` (``omnimotion.eval.datasets``).
-    methods: method names (``omnimotion.eval.methods``), run in this order on each video.
+    methods: method names (keys of the table given to ``run_evaluation``), run in this order on each video.
     query_mode: "strided" or "first" (TAP-Vid protocols; videos with a valid mask always use "first").
     out_dir: output folder (created).
     max_videos: evaluate at most this many videos (None: all).
@@ -90,9 +92,12 @@ runs jobs elsewhere (``omnimotion.batch.ray_job_map``) may yield, for a job that
 exception that stopped it."""
 
 
-def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
+def run_evaluation(config: EvalConfig, methods: Mapping[str, TrackingMethod], map_jobs: JobMap = map) -> EvalResults:
     """Run the methods that have no saved predictions, then score every (video, method) from its saved
     predictions and write ``results.csv`` and ``results.md`` into ``config.out_dir`` (if anything was scored).
+
+    ``methods``: name -> method (``omnimotion.eval.methods``); every name in ``config.methods`` must be in it,
+    else ValueError before any work.
 
     A job is one video with its methods to run; ``map_jobs`` runs the jobs (default: one after another in this
     process). Each job saves its predictions itself, so finished work survives an interruption wherever it ran.
@@ -100,7 +105,9 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
     if config.query_mode not in ("strided", "first"):
         raise ValueError(f"query_mode must be 'strided' or 'first', got {config.query_mode!r}")
     for name in config.methods:
-        get_method(name)  # unknown names fail before any work
+        if name not in methods:
+            raise ValueError(f"unknown evaluation method {name!r}; choose from: {', '.join(sorted(methods))}")
+    chosen = {name: methods[name] for name in config.methods}  # only these travel to where jobs run
     plans = [(source, [name for name in config.methods if not _has_predictions(config, source.name, name)])
              for source in iter_videos(config.dataset, config.max_videos)]
     failures: list[dict[str, str]] = []
@@ -110,7 +117,7 @@ def run_evaluation(config: EvalConfig, map_jobs: JobMap = map) -> EvalResults:
                      for source, pending in plans for name in pending]
     else:
         jobs = [(source, pending) for source, pending in plans if pending]
-        outcomes = map_jobs(functools.partial(_run_video, config), jobs)
+        outcomes = map_jobs(functools.partial(_run_video, config, chosen), jobs)
         for (source, pending), outcome in tqdm(zip(jobs, outcomes), total=len(jobs), desc="eval videos",
                                                unit="video"):
             if isinstance(outcome, Exception):
@@ -147,12 +154,14 @@ def rescore_config(out_dir: str | Path) -> EvalConfig:
                          "--dataset, --method and the method options to choose which to re-score")
     first = saved[0]
     methods = sorted({s["method"] for s in saved})
-    options = MethodOptions(flow=first["flow"], cycle_th_px=first["cycle_th_px"], extra=first["extra"])
+    options = MethodOptions(prepare=PrepareConfig(flow=first["flow"], **first.get("prepare", {})),
+                            cycle_th_px=first["cycle_th_px"], extra=first["extra"])
     return EvalConfig(dataset=first["dataset"], methods=methods, out_dir=Path(out_dir),
                       query_mode=first["query_mode"], plots=False, method_options=options, rescore=True)
 
 
-def _run_video(config: EvalConfig, job: tuple[VideoSource, list[str]]) -> list[dict[str, str]]:
+def _run_video(config: EvalConfig, methods: Mapping[str, TrackingMethod],
+               job: tuple[VideoSource, list[str]]) -> list[dict[str, str]]:
     """One job of ``run_evaluation``: run the video's pending methods, saving each one's predictions; returns
     the failures."""
     source, pending = job
@@ -163,7 +172,7 @@ def _run_video(config: EvalConfig, job: tuple[VideoSource, list[str]]) -> list[d
     failures = []
     for name in pending:
         try:
-            run_method(config, video, queries, mode, name)
+            run_method(config, video, queries, mode, name, methods[name])
         except Exception as err:  # a failing method must not stop the others
             failures.append(_failure(source.name, name, _describe(err)))
     return failures
@@ -178,10 +187,10 @@ def _load(config: EvalConfig, source: VideoSource) -> tuple[EvalVideo, QuerySet,
     return video, queries, mode
 
 
-def run_method(config: EvalConfig, video: EvalVideo, queries: QuerySet, query_mode: str,
-               method_name: str) -> SavedPredictions:
-    """Track ``queries`` on ``video`` with one method, time it, save the predictions and plot them if asked."""
-    method = get_method(method_name)
+def run_method(config: EvalConfig, video: EvalVideo, queries: QuerySet, query_mode: str, method_name: str,
+               method: TrackingMethod) -> SavedPredictions:
+    """Track ``queries`` on ``video`` with ``method`` (saved under ``method_name``), time it, save the predictions
+    and plot them if asked."""
     start = time.perf_counter()
     tracks, occluded = method(video.video, queries.queries, _workdir(config.out_dir, video.name, method_name),
                               config.method_options)
@@ -254,8 +263,17 @@ def _settings(config: EvalConfig, method_name: str) -> dict[str, Any]:
     options = config.method_options
     return {"version": omnimotion.__version__, "dataset": str(config.dataset), "method": method_name,
             "query_mode": config.query_mode,
-            "flow": options.flow, "cycle_th_px": options.cycle_th_px,
+            "flow": options.prepare.flow, **_changed_preprocessing(options.prepare), "cycle_th_px": options.cycle_th_px,
             "extra": json.loads(json.dumps(options.extra, default=str))}
+
+
+def _changed_preprocessing(prepare: PrepareConfig) -> dict[str, Any]:
+    """``{"prepare": {field: value}}`` for the preprocessing options besides the flow name that differ from the
+    defaults (none: nothing, so that predictions saved before these options existed still match)."""
+    default = PrepareConfig()
+    changed = {f.name: getattr(prepare, f.name) for f in dataclasses.fields(prepare)
+               if f.name != "flow" and getattr(prepare, f.name) != getattr(default, f.name)}
+    return {"prepare": changed} if changed else {}
 
 
 def _has_predictions(config: EvalConfig, video_name: str, method_name: str) -> bool:

@@ -12,7 +12,7 @@ Conversion, for a frame of ``W x H`` pixels: ``raster_256 = (ours + 0.5) * 256 /
 are defined), then the raster coordinates are scaled. Files whose points are raster pixels of the stored video
 itself (the ``.npz`` evaluation files) convert with ``raster_hw`` = the video's (H, W): ``ours = raster - 0.5``.
 
-Query sampling (anchors §2.2) works on ground truth in either convention (it only copies points):
+Query sampling (docs/method.md#query-sampling) works on ground truth in either convention (it only copies points):
 ``first`` queries each track once, at its first visible frame; ``strided`` queries every track visible at
 frames 0, stride, 2*stride, ..., duplicating its ground truth per query and recording ``trackgroup``.
 """

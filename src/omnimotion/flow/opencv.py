@@ -4,18 +4,14 @@ Input uint8 RGB ``[H, W, 3]`` x2 -> float32 ``[H, W, 2]`` (dx, dy) pixels from a
 colour is converted with OpenCV's luma weights. It is deterministic for fixed inputs and preset.
 
 Presets: OpenCV's three; ``fine``: ``medium`` with the patch search run down to full resolution (OpenCV's
-``medium`` stops at half resolution and upsamples) and a weaker variational smoothness. On 6 TAP-Vid DAVIS clips
-(first 32 frames, 256x256) it halves the error of chained consecutive flows at the human-annotated points:
-median 0.58 -> 0.24 px at gap 1 and 13.0 -> 4.7 px at gaps 17-31 (points within 4 px 17% -> 47%), for about 5x
-the flow time (0.04 s per 256x256 pair on one idle core); see ``benchmarks/bench_supervision_quality.py``.
+``medium`` stops at half resolution and upsamples) and a weaker variational smoothness: more accurate chained
+flows for several times the flow time (``benchmarks/bench_supervision_quality.py``; figures in
+benchmarks/NOTES.md).
 
 ``fine2x`` (the default) runs ``fine`` on both frames upscaled 2x (bicubic) and scales the flow back down (area
 average, /2). DIS's 8-px patches then span 4 px of the frame, so thin and small parts (limbs, a small dog under
-a pan) are less often given their surroundings' motion. On the 10 TAP-Vid DAVIS clips, chained consecutive flows
-score AJ 51.3 / <delta_avg 66.7 against 49.2 / 64.6 with ``fine`` (parkour 18.4 -> 22.6, horsejump-high 53.7 ->
-60.1, blackswan 88.9 -> 96.6; car-roundabout 55.0 -> 53.5); on ``synthetic:8`` 67.7 against 64.1; BADJA PCK 42.7
-against 41.3. It costs about 5x the flow time (0.19 s per 256x256 pair on one idle core). Upscaling 3x scored
-lower (50.3), and so did ``fine``'s own knobs at 1x (patch size 4 or 6, stride 2: 48.9-49.8).
+a pan) are less often given their surroundings' motion, for several times the flow time of ``fine``. Why 2x and
+not 3x or ``fine``'s own knobs: benchmarks/NOTES.md.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def is_small_raft(state: dict[str, Any]) -> bool:
 _HOW_TO_GET = (
     'install the extra with: pip install "omnimotion[raft]"; then either download torchvision\'s weights once '
     "(python -c \"from torchvision.models.optical_flow import {fn}, {enum}; {fn}(weights={enum}.DEFAULT)\", "
-    "which stores them in {cache}) or pass a torchvision RAFT state dict with --flow_weights PATH"
+    "which stores them in {cache}) or pass a RAFT weights file with --raft_weights PATH"
 )
 
 
@@ -99,10 +99,10 @@ class RaftFlow:
         self.small = bool(small)
         self.iters = int(iters)
         self.device = device
+        if importlib.util.find_spec("torchvision") is None:  # first: without it no weights file helps
+            raise FlowBackendError('the raft flow backend needs torchvision, which is not installed: pip install '
+                                   '"omnimotion[raft]" (the raft extra), or use --flow dis')
         self.weights = self._resolve_weights(weights)
-        if importlib.util.find_spec("torchvision") is None:
-            raise FlowBackendError('the raft flow backend needs torchvision; install it with: pip install '
-                                   '"omnimotion[raft]", or use --flow dis')
         if weights is not None:  # the file says which variant it is
             self.small = is_small_raft(self._load_state())
         self._model: Any = None

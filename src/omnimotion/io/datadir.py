@@ -1,6 +1,6 @@
 """The official OmniMotion data directory, read and written with validation and atomic writes.
 
-Layout (spec §1), for frames named ``00000.jpg ...``::
+Layout (docs/method.md#data-directory), for frames named ``00000.jpg ...``::
 
     color/00000.jpg                         RGB frames; sorted file name order is time order
     raft_exhaustive/00000.jpg_00003.jpg.npy float32 [H, W, 2], (dx, dy) px, frame 0 -> frame 3

@@ -2,8 +2,8 @@
 
 Why it matters: the models are small, so each step runs thousands of short parallel regions, and every
 region waits for its slowest thread. When another process keeps a core busy, the second thread is often
-descheduled and every region waits a time slice for it: a surface-preset training step took ~4 s instead of
-~0.07 s with two threads on two busy cores (``benchmarks/bench_threads.py``).
+descheduled and every region waits a time slice for it, which can make a training step many times slower
+(``benchmarks/bench_threads.py``; figures in benchmarks/NOTES.md).
 
 Priority: an explicit request (``--threads N``, config key ``threads``) > ``OMP_NUM_THREADS`` set in the
 environment > automatic: the cores this process may use minus the cores other processes keep busy, sampled

@@ -1,4 +1,4 @@
-"""The invertible mapping M between a frame's local volume and the canonical volume (spec §3.3).
+"""The invertible mapping M between a frame's local volume and the canonical volume (docs/method.md#bijection).
 
 Shapes: points ``x [n, k, 3]`` (n rays, k samples; local ``(x_n, y_n, z)`` or canonical ``u``), per-frame
 latent codes ``codes [u, d]`` and times ``times [u]`` for ``u`` distinct frames, and ``index [n]`` (long) giving
@@ -52,7 +52,7 @@ class CouplingMLP(nn.Module):
 
 
 class PositionalProjection(nn.Module):
-    """``[..., 2]`` kept coordinates -> ``[..., proj_dims]``: LeakyReLU(Linear(PE)), spec §3.3 step 1.
+    """``[..., 2]`` kept coordinates -> ``[..., proj_dims]``: LeakyReLU(Linear(PE)), see docs/method.md#bijection.
 
     ``PE(a, b) = [a, b, sin(a s_0..), cos(a s_0..), sin(b s_0..), cos(b s_0..)]`` with ``s_j = pi 2^j``,
     ``j < frequency``: ``2 + 4 * frequency`` features.
@@ -141,7 +141,7 @@ class CouplingLayer(nn.Module):
 
 
 class AffineMLP(nn.Module):
-    """Time/depth-conditioned 2D affine map of (x, y), spec §3.3 "affine pre-layer".
+    """Time/depth-conditioned 2D affine map of (x, y), the affine pre-layer of docs/method.md#bijection.
 
     An MLP of ``num_layers`` linear layers (ReLU between, no skips) on ``[PE(z), t, z]`` (PE ordered
     sin f0, cos f0, sin f1, ..., f_j = pi 2^j) gives ``theta [..., 5]``: angle a, log-scales (theta1, theta3),

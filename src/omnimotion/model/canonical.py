@@ -1,4 +1,4 @@
-"""The canonical volume F: canonical points -> density and colour (spec §3.4).
+"""The canonical volume F: canonical points -> density and colour (docs/method.md#canonical-volume).
 
 Shapes: ``u [..., 3]`` canonical points -> ``density [...]`` (>= 0) and ``rgb [..., 3]`` in ``[0, 1]``.
 ``u`` is first contracted into the radius-2 ball (mip-NeRF 360), then a GaborNet gives 4 raw outputs:

@@ -1,8 +1,8 @@
-"""ModelConfig: every setting of the OmniMotion representation (spec §3, §4.1).
+"""ModelConfig: every setting of the OmniMotion representation (docs/method.md#representation, docs/method.md#training).
 
 Field names are the official configargparse keys where one exists (``num_samples_ray``, ``min_depth``,
 ``use_affine``, ...); the widths, which the official code hard-codes, get their own names. Defaults reproduce
-the official ``configs/default.txt`` model, including the accidental 8-layer affine MLP (spec §3.3 pitfall).
+the official ``configs/default.txt`` model, including the accidental 8-layer affine MLP (docs/method.md#bijection).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class ModelConfig:
     mask_near: bool = False
     """Zero the alphas of the nearest 20 % of samples early in training (the trainer decides when)."""
     use_max_loc: bool = True
-    """Inference takes the max-weight sample instead of compositing (spec §3.5); used by tracking."""
+    """Inference takes the max-weight sample instead of compositing; used by tracking
+    (docs/method.md#correspondence-between-frames)."""
     occlusion_th: float = 0.99
     """A point is occluded iff its occlusion score (light absorbed in front of it) exceeds this."""
 

@@ -1,9 +1,9 @@
 """The registry of model variants: the one place that turns a method name into a ``ModelVariant``.
 
 Built in: ``omnimotion`` (the faithful ``OmniMotionModel``) and ``surface`` (the fast single-surface
-``SurfaceModel``). A new variant is a folder under ``omnimotion.model`` with its model and ``ModelVariant``,
-registered here with one ``register_variant`` line (and its losses in ``omnimotion.train.variant_losses``).
-``image_hw`` is (H, W) of the fitted frames in pixels.
+``SurfaceModel``, docs/method.md#single-surface-variant). A new variant is a folder under ``omnimotion.model``
+with its model and ``ModelVariant``, registered here with one ``register_variant`` line (and its losses in
+``omnimotion.train.variant_losses``). ``image_hw`` is (H, W) of the fitted frames in pixels.
 """
 
 from __future__ import annotations

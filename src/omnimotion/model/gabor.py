@@ -1,4 +1,4 @@
-"""GaborNet: a multiplicative filter network (Fathony et al., 2021), spec §3.2.
+"""GaborNet: a multiplicative filter network (Fathony et al., 2021), docs/method.md#latent-code-per-frame.
 
 Shapes: input ``x [..., in_size]`` -> output ``[..., out_size]``; any leading dimensions.
 
@@ -43,7 +43,8 @@ class GaborFilter(nn.Module):
 
 
 class GaborNet(nn.Module):
-    """Multiplicative filter network with Gabor filters and the official initialisation (spec §3.2).
+    """Multiplicative filter network with Gabor filters and the official initialisation
+    (docs/method.md#latent-code-per-frame).
 
     Initialisation: ``mu ~ U(-1, 1)``, ``gamma ~ Gamma(alpha / (L+1), beta)``, filter weights = default
     Linear init times ``input_scale / sqrt(L+1) * sqrt(gamma)``, filter biases ``U(-pi, pi)``, hidden weights

@@ -1,4 +1,5 @@
-"""OmniMotionModel: the quasi-3D representation of one video and frame-to-frame correspondence (spec §3).
+"""OmniMotionModel: the quasi-3D representation of one video and frame-to-frame correspondence
+(docs/method.md#representation).
 
 Conventions (see :mod:`omnimotion.coords`): pixels ``(x, y)`` with integer centres; a frame's local volume is
 ``[-1, 1]^2 x [min_depth, max_depth]`` seen by a fixed orthographic camera; frames are indices
@@ -140,7 +141,8 @@ class OmniMotionModel(nn.Module):
     def correspondences(self, pts_i: Tensor, frame_i: Tensor, frame_j: Tensor, *, stratified: bool,
                         use_max_loc: bool = False, mask_near: bool = False,
                         generator: torch.Generator | None = None) -> Correspondence:
-        """Where the pixels ``pts_i [n, 2]`` of frames ``frame_i [n]`` are in frames ``frame_j [n]`` (spec §3.5).
+        """Where the pixels ``pts_i [n, 2]`` of frames ``frame_i [n]`` are in frames ``frame_j [n]``
+        (docs/method.md#correspondence-between-frames).
 
         Training (``stratified=True``): jittered samples; weights of samples mapped outside
         ``[min_depth, max_depth]`` in frame j are zeroed and the rest composited without renormalisation.
@@ -164,7 +166,7 @@ class OmniMotionModel(nn.Module):
         return Correspondence(points_j, depth_j, weights, samples_i, samples_j, rgb_i, depths, canonical)
 
     def occlusion_score(self, pts_j: Tensor, depth_j: Tensor, frame_j: Tensor) -> Tensor:
-        """Light absorbed in front of each point along frame j's own ray, ``[n]`` (spec §3.6).
+        """Light absorbed in front of each point along frame j's own ray, ``[n]`` (docs/method.md#occlusion).
 
         ``pts_j [n, 2]`` pixels and ``depth_j [n]`` local depths in frames ``frame_j [n]`` (as returned by
         :meth:`correspondences`). Weights of samples at ``z_k >= depth_j - eps`` are dropped, with

@@ -1,4 +1,4 @@
-"""Pure ray and compositing math of OmniMotion (spec §3.1, §3.4-3.6). No parameters, no state.
+"""Pure ray and compositing math of OmniMotion (docs/method.md#representation). No parameters, no state.
 
 Shapes: ``n`` rays (points), ``k`` samples per ray. Pixels are ``(x, y)`` with integer centres and the
 normalisation of :mod:`omnimotion.coords`; a local point is ``(x_n, y_n, z)`` with ``x_n, y_n`` normalised and
@@ -105,7 +105,7 @@ def occlusion_eps(min_depth: float, max_depth: float, num_samples: int) -> float
 
 def occlusion_score_from_weights(weights: Tensor, sample_depths: Tensor, point_depth: Tensor,
                                  eps: float) -> Tensor:
-    """Light absorbed in front of a point, about ``1 - transmittance`` (spec §3.6).
+    """Light absorbed in front of a point, about ``1 - transmittance`` (docs/method.md#occlusion).
 
     weights ``[n, k]`` and sample depths ``[n, k]`` of the point's own ray, point depth ``[n]`` -> ``[n]``:
     ``sum_k w_k [z_k < depth - eps]``. Larger = more likely occluded.

@@ -1,4 +1,4 @@
-"""Appearance features for the filter's and the chain's appearance checks (spec §2.3-2.5).
+"""Appearance features for the filter's and the chain's appearance checks (docs/method.md#appearance-features).
 
 A feature map is float32 ``[h, w, C]`` spanning the whole image with corners aligned: map pixel (0, 0)
 sits on image pixel (0, 0) and map pixel (w-1, h-1) on image pixel (W-1, H-1) (the official

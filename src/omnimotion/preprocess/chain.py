@@ -1,4 +1,4 @@
-"""Chaining of cycle-consistent consecutive flows into long-range correspondences (spec §2.5).
+"""Chaining of cycle-consistent consecutive flows into long-range correspondences (docs/method.md#chaining).
 
 Conventions as ``preprocess.filter``: flows float32 ``[H, W, 2]`` (dx, dy) px over the pixels of the start
 frame i; masks bool ``[H, W]``; bilinear zero-padded sampling from ``preprocess.warp``.

@@ -1,4 +1,5 @@
-"""Cycle-consistency and appearance filtering of all-pairs flow (spec §2.4, official ``filter_raft.py``).
+"""Cycle-consistency and appearance filtering of all-pairs flow, as the official ``filter_raft.py``
+(docs/method.md#cycle-and-appearance-filter).
 
 Shapes and conventions (``omnimotion.coords``): flows are float32 ``[H, W, 2]`` holding (dx, dy) pixels,
 ``flow_ij[y, x]`` moves pixel (x, y) of frame i to (x+dx, y+dy) in frame j. Masks are bool ``[H, W]`` over

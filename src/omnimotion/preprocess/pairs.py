@@ -1,4 +1,4 @@
-"""Exhaustive optical flow over all ordered frame pairs, resumable and parallel (spec §2.2).
+"""Exhaustive optical flow over all ordered frame pairs, resumable and parallel (docs/method.md#all-pairs-flow).
 
 For N frames every ordered pair (i, j), i != j (or only ``|i - j| <= max_gap``) gets
 ``raft_exhaustive/{name_i}_{name_j}.npy``: float32 ``[H, W, 2]``, (dx, dy) pixels from frame i to frame j

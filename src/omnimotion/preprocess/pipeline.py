@@ -1,6 +1,6 @@
-"""The whole preprocessing stage: video -> training-ready data directory (spec §1-2).
+"""The whole preprocessing stage: video -> training-ready data directory (docs/method.md#preprocessing).
 
-``prepare(source, out_dir)`` runs, each step resumable:
+``prepare(source, out_dir, config)`` runs, with the options of a ``PrepareConfig``, each step resumable:
 
 1. frames: ``source`` (video file, frame folder, or a data directory with ``color/``) -> ``color/00000.jpg``...
    (uint8 RGB, longest side <= ``max_side``; a data directory's frames are used as they are), and
@@ -50,8 +50,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from omnimotion.flow.base import FlowBackend, get_backend
-from omnimotion.io.atomic import OutputNotWritableError, atomic_open, remove_stale_temporaries, save_json
+from omnimotion.flow.base import FlowBackend
+from omnimotion.io.atomic import OutputNotWritableError, atomic_open, remove_stale_temporaries
 from omnimotion.io.datadir import FRAME_EXTENSIONS, DataDir
 from omnimotion.io.lock import FolderLock
 from omnimotion.io.video import frame_files, native_frame_hw, read_frames, video_fps
@@ -59,6 +59,7 @@ from omnimotion.preprocess.appearance import Appearance
 from omnimotion.preprocess.chain import chain_flows
 from omnimotion.preprocess.disk import check_disk_space
 from omnimotion.preprocess.filter import filter_flows
+from omnimotion.preprocess.options import PrepareConfig
 from omnimotion.preprocess.pairs import ChunkMap, compute_exhaustive_flows, pair_schedule
 from omnimotion.preprocess.record import STATE_FILE, StageRecord, damaged_outputs, output_fingerprints
 
@@ -69,30 +70,26 @@ logger = logging.getLogger(__name__)
 JPEG_QUALITY = 95
 
 
-def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
-            flow_options: dict[str, Any] | None = None, cycle_th: float = 3.0, max_gap: int | None = None,
-            workers: int | None = None, start: int = 0, end: int | None = None, stride: int = 1,
-            max_side: int | None = 480, chain: bool = True, appearance: str | Appearance = "auto",
-            chain_direct_max_gap: int | None = None, progress: bool = True,
-            flow_map: ChunkMap | None = None) -> DataDir:
-    """Make (or finish) the data directory ``out_dir`` from ``source``; see the module docstring."""
-    if cycle_th <= 0:
-        raise ValueError(f"cycle_th must be a positive number of pixels, got {cycle_th}")
+def prepare(source: str | Path, out_dir: str | Path, config: PrepareConfig | None = None, *,
+            workers: int | None = None, progress: bool = True, flow_map: ChunkMap | None = None) -> DataDir:
+    """Make (or finish) the data directory ``out_dir`` from ``source`` with the options of ``config`` (default:
+    ``PrepareConfig()``, those of ``omnimotion run``); see the module docstring."""
+    config = config or PrepareConfig()
     source = Path(source).expanduser()
     if not source.exists():
         raise FileNotFoundError(f"input {source} does not exist; give a video file, a folder of frames or "
                                 "a data directory with color/")
-    backend = get_backend(flow, **(flow_options or {}))
+    backend = config.backend()
     _check_backend_runs(backend)
     out = Path(out_dir).expanduser()
-    frames = _read_source(source, out, start, end, stride, max_side)
+    frames = _read_source(source, out, config)
     _check_writable(out)
     with FolderLock(out, "omnimotion prepare"):
         _remove_stale_temporaries(DataDir(out))
         data = DataDir(out)
         record = StageRecord(data)
         _store_frames(frames, data, record, progress)
-        _record_source(source, data, frames, start, end, stride)
+        _record_source(source, data, frames, config)
         del frames
         data = DataDir(out)  # frame names are cached: re-read after writing color/
         if not record.exists and data.flow_stats_path.exists():
@@ -100,16 +97,15 @@ def prepare(source: str | Path, out_dir: str | Path, *, flow: str = "dis",
                         "masks as they are; to redo, delete raft_exhaustive/, raft_masks/, count_maps/ and "
                         "flow_stats.json", out, STATE_FILE)
             return data
-        _prepare_pairs(data, record, backend, cycle_th=cycle_th, max_gap=max_gap, workers=workers, chain=chain,
-                       appearance=appearance, chain_direct_max_gap=chain_direct_max_gap, progress=progress,
-                       flow_map=flow_map)
+        _prepare_pairs(data, record, backend, config, workers=workers, progress=progress, flow_map=flow_map)
     return data
 
 
-def _prepare_pairs(data: DataDir, record: StageRecord, backend: FlowBackend, *, cycle_th: float,
-                   max_gap: int | None, workers: int | None, chain: bool, appearance: str | Appearance,
-                   chain_direct_max_gap: int | None, progress: bool, flow_map: ChunkMap | None) -> None:
+def _prepare_pairs(data: DataDir, record: StageRecord, backend: FlowBackend, config: PrepareConfig, *,
+                   workers: int | None, progress: bool, flow_map: ChunkMap | None) -> None:
     """Flow, filter and chain of ``prepare``, each resumed or redone as the stage record says."""
+    cycle_th, max_gap, chain = config.cycle_th, config.max_gap, config.chain
+    chain_direct_max_gap, appearance = config.chain_direct_max_gap, config.appearance_model()
     # The chaining option sits with the filter options: changing it must restore the direct flows and
     # re-filter before chaining again, exactly as a new threshold does.
     filter_options = {"cycle_th": float(cycle_th), "appearance": _appearance_key(appearance),
@@ -195,10 +191,10 @@ def _check_writable(out: Path) -> None:
                                      "choose a writable --out") from err
 
 
-def _read_source(source: Path, out: Path, start: int, end: int | None, stride: int,
-                 max_side: int | None) -> np.ndarray | list[Path] | None:
+def _read_source(source: Path, out: Path, config: PrepareConfig) -> np.ndarray | list[Path] | None:
     """Frames uint8 ``[T, H, W, 3]`` of a video/folder, the frame files of another data directory, or None
     when ``source`` is ``out`` itself. Read before anything is written, so bad input leaves no trace."""
+    start, end, stride = config.start, config.end, config.stride
     if source.resolve() == out.resolve():
         if (start, end, stride) != (0, None, 1):
             raise ValueError("cannot pick a frame range of a data directory in place; give another --out")
@@ -209,7 +205,7 @@ def _read_source(source: Path, out: Path, start: int, end: int | None, stride: i
             raise ValueError(f"{source / 'color'} gives {len(files)} frame(s) with start={start} end={end} "
                              f"stride={stride}; OmniMotion needs at least 2 frames")
         return files
-    return read_frames(source, start=start, end=end, stride=stride, max_side=max_side)
+    return read_frames(source, start=start, end=end, stride=stride, max_side=config.max_side)
 
 
 def _store_frames(frames: np.ndarray | list[Path] | None, data: DataDir, record: StageRecord,
@@ -228,16 +224,16 @@ def _store_frames(frames: np.ndarray | list[Path] | None, data: DataDir, record:
         record.set("frames", entry)
 
 
-def _record_source(source: Path, data: DataDir, frames: np.ndarray | list[Path] | None, start: int,
-                   end: int | None, stride: int) -> None:
+def _record_source(source: Path, data: DataDir, frames: np.ndarray | list[Path] | None,
+                   config: PrepareConfig) -> None:
     """``source.json``: the input's frame rate and size, so that tracks can be given in its pixels and time."""
     if isinstance(frames, list):  # another data directory: what it recorded still holds
         if DataDir(source).source_info_path.exists():
             shutil.copyfile(DataDir(source).source_info_path, data.source_info_path)
     elif frames is not None:
         data.save_source_info({"path": str(source.resolve()), "fps": video_fps(source),
-                               "native_hw": list(native_frame_hw(source)), "start": start, "end": end,
-                               "stride": stride})
+                               "native_hw": list(native_frame_hw(source)), "start": config.start,
+                               "end": config.end, "stride": config.stride})
 
 
 def _check_existing_frames(data: DataDir) -> tuple[int, tuple[int, int]]:

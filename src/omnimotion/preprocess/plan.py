@@ -25,8 +25,7 @@ prepared, in the widest window that keeps the budget but at least ``MIN_AUTO_GAP
 pairs: 89,700 pairs, ~47 GB)."""
 
 MIN_AUTO_GAP = 8
-"""Smallest automatic frame window; on 10 DAVIS clips ``--max_gap 8`` scored AJ 51.4 against 54.4 with all
-pairs (README, "Long videos")."""
+"""Smallest automatic frame window: a narrower one costs accuracy (README "Long videos", benchmarks/NOTES.md)."""
 
 SECONDS_PER_PAIR = {"flow": 0.45, "chain": 0.22}
 """Seconds per 256x256 pair with one worker process: a DIS ``fine2x`` flow (computed for consecutive frames),

@@ -4,7 +4,7 @@ Conventions (``omnimotion.coords``): points are ``(x, y)`` pixels of the sampled
 integers. Sampling equals ``torch.nn.functional.grid_sample(..., mode="bilinear", padding_mode="zeros",
 align_corners=True)`` of the official code: neighbours outside the map count as zero, so a point half a
 pixel outside the image gets half the border value and a point a pixel or more outside gets 0.
-It runs on ``cv2.remap`` (7x faster than a numpy gather here), whose fixed-point tables round positions
+It runs on ``cv2.remap`` (faster than a numpy gather; benchmarks/NOTES.md), whose fixed-point tables round positions
 to 1/32 px: sampled values differ from exact bilinear by at most the map's change over 1/64 px, far below
 the 3 px cycle threshold.
 

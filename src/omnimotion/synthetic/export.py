@@ -21,8 +21,8 @@ __all__ = ["save_tapvid_npz", "write_frames", "write_video", "TAPVID_PIXEL_OFFSE
 # TAP-Vid raster coordinates put pixel centres at i + 0.5; omnimotion.coords puts them at i.
 TAPVID_PIXEL_OFFSET = 0.5
 _QUERY_STRIDE = 5
-# Quality 95 without chroma subsampling: the saturated synthetic textures lose ~3.5 grey levels on average
-# with 4:2:0 subsampling and ~1.6 without it.
+# Quality 95 without chroma subsampling: the saturated synthetic textures lose about half as much to JPEG
+# without it as with 4:2:0 subsampling (benchmarks/NOTES.md).
 _JPEG_PARAMS = (cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444)
 
 

@@ -1,38 +1,27 @@
-"""Flow evidence: where the prepared flows vouch for a track, and how it corrects the model's output.
+"""Flow evidence: where the video's flows vouch for a track, and how it corrects the model's output.
 
-The data directory's mask of pair (t -> k) marks pixel p of frame t *reliable* when its (chained) flow to
-frame k passed the forward-backward cycle check (``omnimotion.preprocess``): the flow followed the point
-into frame k and back. Such a point is visible in frame k, whatever the model's occlusion test says. On
-the 10 TAP-Vid DAVIS clips the surface model's depth test flagged such points occluded often (dog: 267 of
-its 315 false occlusions were reliable in the flow), while only a few true occlusions were reliable
-(README "Measured results").
+A point is followed from its query frame through the frames after it (and before it) along many paths of
+flows: at each frame t, the candidates come from the frames t - g (g in ``EVIDENCE_GAPS``, flows that skip
+frames, ``omnimotion.track.gapflows``) and, where the data directory holds the pair, straight from the query
+frame (its chained flow, or the direct flow where the chaining kept it). Each step is checked forward and backward (``round_trip``); a step whose round trip
+misses by more than ``EVIDENCE_CYCLE_PX`` (at 256 px, scaled with the longer image side; never less on smaller
+images), or lands outside the
+image, breaks its path, and so does every later step of that path. Among the unbroken candidates, the one whose
+path has the smallest sum of squared round-trip misses wins (the most self-consistent path, not the shortest);
+where every path is broken, the point is not vouched for at that frame. This is the multi-flow tracking of
+Neoral et al. ("MFT", WACV 2024) with the flows' own cycle error as uncertainty.
 
-Where the flow does not vouch, it can still testify to an occlusion: when the chained flow to frame k and the
-chained flow back land far from where they started (``ROUND_TRIP_OCCLUSION``: 48 px at 256 px, the threshold of
-the flow baselines and of the OmniMotion paper's RAFT-C), the point was lost in between, most often behind
-something. Such frames are occluded in both correcting modes, whatever the model says. Measured on the surface
-preset's models (DIS ``fine``, ``positions``): DAVIS-10 AJ 50.2 -> 51.2 with OA 84.5 -> 84.8 (motocross-jump
-31.8 -> 41.2, libby 8.7 -> 7.7); ``synthetic:8`` AJ 64.8 -> 66.4 with OA 88.3 -> 87.6. A threshold of 32 px at
-256 scored higher on both (51.5, 67.3) and 16 px higher still, with OA falling; 48 was kept as the
-established value rather than one tuned on the benchmark.
+So a point hidden for a few frames is picked up again by a path that skips them, and a chain that drifts is
+overtaken by one with fewer or better steps. What it gains over the single chain is measured in the README.
 
 Modes (``FLOW_EVIDENCE_MODES``):
 
 * ``none``: the model's tracks as they are;
-* ``visibility``: a track is visible at frame k wherever the query pixel is reliable from its query frame
-  to k, and occluded where the round trip misses (positions stay the model's, so tracks stay
-  cycle-consistent);
-* ``positions``: as ``visibility``, and at those frames the position is the flow's, query + flow(t -> k)
-  (bilinear at the query position, over the neighbouring pixels that are reliable themselves and agree with the
-  nearest one, ``NEIGHBOUR_AGREEMENT_PX``). At the other frames the track continues with the model's motion from
-  the nearest such frame on the way back to the query frame, so it does not jump where the flow stops vouching.
-  More precise where the model underfits its flows, but tracks are then only as cycle-consistent as the flow's
-  cycle check.
-
-A pair without files (a data directory prepared with ``--max_gap``) is bridged through the farthest frame
-reached: the points the flow vouches for there go on from their flow positions, so the evidence reaches
-beyond the window, as the chains of consecutive flows it was made of would. The reliable bit is read at the
-point's nearest pixel.
+* ``visibility``: a track is visible at frame k wherever the flow vouches for it, and otherwise as the model
+  says (positions stay the model's, so tracks stay cycle-consistent);
+* ``positions``: the flow's position wherever it vouches, occluded elsewhere. At those other frames the track
+  continues with the model's motion from the nearest vouched frame on the way back to the query frame, so it
+  does not jump where the flow stops vouching.
 
 Shapes and units: queries ``[N, 3]`` (t, x, y) and tracks ``[N, T, 2]`` (x, y) in pixels of
 ``Tracks.image_hw``; the data directory's frames may have another size (points are converted with
@@ -47,27 +36,26 @@ import numpy as np
 
 from omnimotion.coords import inside_image, resize_points
 from omnimotion.io.datadir import DataDir
-from omnimotion.preprocess.warp import round_trip, sample_bilinear
-from omnimotion.track.bridge import BRIDGE_GAPS, BridgeFlows
+from omnimotion.preprocess.warp import round_trip
+from omnimotion.track.gapflows import GapFlows
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["FLOW_EVIDENCE_MODES", "ROUND_TRIP_OCCLUSION", "FlowEvidence", "check_flow_evidence_mode",
+__all__ = ["FLOW_EVIDENCE_MODES", "EVIDENCE_GAPS", "EVIDENCE_CYCLE_PX", "FlowEvidence", "check_flow_evidence_mode",
            "flow_evidence", "apply_flow_evidence"]
 
 FLOW_EVIDENCE_MODES = ("none", "visibility", "positions")
-ROUND_TRIP_OCCLUSION = 48 / 256  # round-trip miss, as a fraction of the longer image side, that means "lost"
-NEIGHBOUR_AGREEMENT_PX = 4.0  # a neighbouring pixel's flow further than this from the nearest one's is left out
+EVIDENCE_GAPS = (1, 2, 4, 8)  # frames a step of a path may span
+EVIDENCE_CYCLE_PX = 1.0  # largest round-trip miss of a step at 256 px (scaled with the longer image side, never below)
+_MISS_CAP = 10.0  # a broken step adds at most this miss (squared) to its path, at 256 px
 
 
 class FlowEvidence(NamedTuple):
     """``reliable [N, T]`` bool: the flow vouches for query n at frame k (never at its own query frame);
-    ``points [N, T, 2]`` float32 px of the data directory's frames where reliable (NaN elsewhere), or None
-    when positions were not asked for; ``round_trip [N, T]`` float32 px: how far from the query point the
-    chained flow to frame k and back lands (0 at the query frame and for pairs without a mask)."""
+    ``points [N, T, 2]`` float32 px of the data directory's frames: the best path's position (where not
+    reliable, that of a broken path), or None when positions were not asked for."""
 
     reliable: np.ndarray
     points: np.ndarray | None
-    round_trip: np.ndarray
 
 
 def check_flow_evidence_mode(mode: str) -> None:
@@ -77,136 +65,64 @@ def check_flow_evidence_mode(mode: str) -> None:
 
 
 def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False,
-                  bridges: BridgeFlows | None = None) -> FlowEvidence:
-    """The flow evidence for ``queries [N, 3]`` (t, x, y) in pixels of ``data``'s frames; with ``bridges``, points
-    whose chain broke are picked up again where a bridging flow finds them (``omnimotion.track.bridge``)."""
+                  flows: GapFlows | None = None, progress: bool = True) -> FlowEvidence:
+    """The flow evidence for ``queries [N, 3]`` (t, x, y) in pixels of ``data``'s frames; ``flows``: where the
+    paths' flows come from (default ``GapFlows.for_data(data)``; flows not kept yet are computed first, with a
+    progress bar unless ``progress`` is False)."""
     queries = np.asarray(queries, np.float32).reshape(-1, 3)
-    num_frames = data.num_frames
-    evidence = FlowEvidence(np.zeros((len(queries), num_frames), bool),
-                            np.full((len(queries), num_frames, 2), np.nan, np.float32),
-                            np.zeros((len(queries), num_frames), np.float32))
+    flows = GapFlows.for_data(data) if flows is None else flows
+    flows.compute(EVIDENCE_GAPS, progress)
+    evidence = FlowEvidence(np.zeros((len(queries), data.num_frames), bool),
+                            np.zeros((len(queries), data.num_frames, 2), np.float32))
     frames = queries[:, 0].astype(np.int64)
     for source in np.unique(frames):
         rows = np.flatnonzero(frames == source)
+        evidence.points[rows, source] = queries[rows, 1:]
         for direction in (1, -1):
-            _Follower(data, int(source), direction, queries[rows, 1:], rows, evidence).run(bridges)
+            _follow(flows, int(source), direction, queries[rows, 1:], rows, evidence)
     return evidence if with_points else evidence._replace(points=None)
 
 
-class _Follower:
+def _follow(flows: GapFlows, source: int, direction: int, xy: np.ndarray, rows: np.ndarray,
+            evidence: FlowEvidence) -> None:
     """Fills ``evidence`` at the frames after (direction 1) or before (-1) ``source`` for the points ``xy [n, 2]``
-    of frame ``source`` (``rows`` of the evidence arrays).
-
-    Each point follows the chained flow from its anchor frame: ``source`` at first. Where the pair (anchor ->
-    target) has no files (a data directory prepared with ``--max_gap``), the point hops: the frame before the
-    target becomes its anchor if the flow vouched for it there, from its flow position; otherwise its evidence
-    ends, and where the pair (source -> target) exists again, the point is back at the source. Where a bridging
-    flow picks a point up again, the bridge's target frame becomes its anchor for good."""
-
-    def __init__(self, data: DataDir, source: int, direction: int, xy: np.ndarray, rows: np.ndarray,
-                 evidence: FlowEvidence):
-        self.data, self.source, self.direction, self.xy, self.rows, self.evidence = (
-            data, source, direction, xy, rows, evidence)
-        self.anchor = np.full(len(xy), source)
-        self.at = xy.astype(np.float32).copy()
-        self.known = np.ones(len(xy), bool)
-        self.bridged = np.zeros(len(xy), bool)  # anchored where a bridge picked the point up
-
-    def run(self, bridges: BridgeFlows | None) -> None:
-        end = self.data.num_frames if self.direction > 0 else -1
-        for target in range(self.source + self.direction, end, self.direction):
-            self._hop_missing_pairs(target)
-            if not self.known.any() and bridges is None:
-                return
-            for anchor in np.unique(self.anchor[self.known]):
-                self._follow_pair(int(anchor), target, np.flatnonzero(self.known & (self.anchor == anchor)))
-            if bridges is not None:
-                self._bridge(bridges, target)
-
-    def _hop_missing_pairs(self, target: int) -> None:
-        if self.data.mask_path(self.source, target).exists():  # back to the source, but for bridged points
-            home = ~self.bridged
-            self.anchor[home], self.at[home], self.known[home] = self.source, self.xy[home], True
-        previous = target - self.direction
-        for anchor in np.unique(self.anchor[self.known]):
-            if self.data.mask_path(anchor, target).exists():
-                continue
-            group = self.known & (self.anchor == anchor)
-            hop = group & self.evidence.reliable[self.rows, previous]
-            if anchor == previous or not self.data.mask_path(previous, target).exists():
-                hop[:] = False
-            self.known &= ~group | hop
-            self.anchor[hop] = previous
-            self.at[hop] = self.evidence.points[self.rows[hop], previous]
-
-    def _follow_pair(self, anchor: int, target: int, members: np.ndarray) -> None:
-        height, width = self.data.image_hw
-        at, rows = self.at[members], self.rows[members]
-        mask = self.data.load_mask(anchor, target)[0]
-        flow = self.data.load_flow(anchor, target)
-        hit = mask[_nearest_pixel(at[:, 1], height), _nearest_pixel(at[:, 0], width)]
-        self.evidence.reliable[rows, target] = hit
-        self.evidence.round_trip[rows, target] = round_trip(flow, self.data.load_flow(target, anchor), at)[1]
-        self.evidence.points[rows[hit], target] = at[hit] + _reliable_bilinear(flow, mask, at[hit])
-
-    def _bridge(self, bridges: BridgeFlows, target: int) -> None:
-        """Points the flow lost at ``target`` but vouched for ``gap`` frames before cross a bridge, shortest
-        first (``BRIDGE_GAPS``)."""
-        for gap in BRIDGE_GAPS:
-            before = target - gap * self.direction
-            if (before - self.source) * self.direction < 0:
-                return
-            if before == self.source:
-                lost, start = np.ones(len(self.xy), bool), self.xy
-            else:
-                lost, start = self.evidence.reliable[self.rows, before], self.evidence.points[self.rows, before]
-            lost = lost & ~self.evidence.reliable[self.rows, target]
-            if not lost.any():
-                continue
-            landed, passed = bridges.cross(before, target, start[lost].astype(np.float32))
-            found = np.flatnonzero(lost)[passed]
-            self.evidence.reliable[self.rows[found], target] = True
-            self.evidence.points[self.rows[found], target] = landed[passed]
-            self.anchor[found], self.at[found] = target, landed[passed]
-            self.known[found], self.bridged[found] = True, True
+    of frame ``source`` (``rows`` of the evidence arrays)."""
+    height, width = flows.data.image_hw
+    scale = max(height, width) / 256
+    limit = EVIDENCE_CYCLE_PX * max(scale, 1.0)  # below 1 px, bilinear sampling at motion edges fails exact flows
+    at = {source: xy.astype(np.float32)}
+    cost = {source: np.zeros(len(xy))}
+    broken = {source: np.zeros(len(xy), bool)}
+    end = flows.data.num_frames if direction > 0 else -1
+    for target in range(source + direction, end, direction):
+        best = (np.array(at[target - direction]), np.full(len(xy), np.inf), np.ones(len(xy), bool))
+        for start, pair in _candidate_pairs(flows, source, target, direction):
+            there, miss = round_trip(*pair, at[start])
+            fails = broken[start] | (miss > limit) | ~inside_image(there, height, width)
+            total = cost[start] + np.minimum(miss / scale, _MISS_CAP) ** 2
+            better = (best[2] & ~fails) | ((best[2] == fails) & (total < best[1]))
+            best = (np.where(better[:, None], there, best[0]), np.where(better, total, best[1]),
+                    np.where(better, fails, best[2]))
+        at[target], cost[target], broken[target] = best
+        evidence.reliable[rows, target] = ~best[2]
+        evidence.points[rows, target] = best[0]
 
 
-def _reliable_bilinear(flow: np.ndarray, reliable: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """``flow [H, W, 2]`` at ``xy [n, 2]``, bilinear over those of the four neighbours that are reliable and
-    whose flow is within ``NEIGHBOUR_AGREEMENT_PX`` of the nearest pixel's.
-
-    A neighbour whose chain broke holds an unrelated flow: mixing it in moved points by up to 87 px on the
-    DAVIS clips (AJ 49.9 vs 50.2 with it left out). A reliable neighbour can still have followed another
-    surface: each step of both chains passed its cycle check, yet on blackswan two neighbouring pixels' chains
-    over 30 frames ended 66 px apart, and one query landed 26 px off (the clip's AJ 93.4 -> 96.2 without such
-    neighbours). The nearest pixel is reliable for every point asked about and has a bilinear weight of at
-    least 1/4, so the normalising weight is never 0.
-    """
-    height, width = reliable.shape
-    nearest = flow[_nearest_pixel(xy[:, 1], height), _nearest_pixel(xy[:, 0], width)]
-    left_top = np.floor(xy).astype(np.int64)
-    fraction = xy - left_top
-    total = np.zeros_like(nearest)
-    total_weight = np.zeros(len(xy), np.float32)
-    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-        xs = np.clip(left_top[:, 0] + dx, 0, width - 1)
-        ys = np.clip(left_top[:, 1] + dy, 0, height - 1)
-        weight = np.abs(1 - dx - fraction[:, 0]) * np.abs(1 - dy - fraction[:, 1])
-        agrees = reliable[ys, xs] & (np.linalg.norm(flow[ys, xs] - nearest, axis=-1) <= NEIGHBOUR_AGREEMENT_PX)
-        total += (weight * agrees)[:, None] * flow[ys, xs]
-        total_weight += weight * agrees
-    return total / total_weight[:, None]
+def _candidate_pairs(flows: GapFlows, source: int, target: int, direction: int):
+    """(start frame, (flow start -> target, flow target -> start)) of each path's last step into ``target``: from
+    ``EVIDENCE_GAPS`` frames before, and straight from ``source`` where the data directory holds that pair."""
+    for gap in EVIDENCE_GAPS:
+        start = target - gap * direction
+        if (start - source) * direction >= 0 and (pair := flows.pair(start, target)) is not None:
+            yield start, pair
+    if abs(target - source) not in EVIDENCE_GAPS and (pair := flows.stored_pair(source, target)) is not None:
+        yield source, pair
 
 
-def _nearest_pixel(coordinate: np.ndarray, size: int) -> np.ndarray:
-    return np.clip(np.rint(coordinate).astype(np.int64), 0, size - 1)
-
-
-def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, bridges: bool = True) -> Tracks:
-    """``tracks`` corrected by the flow evidence of ``data`` in ``mode`` (one of ``FLOW_EVIDENCE_MODES``).
-
-    ``bridges``: pick up points whose chain broke with flows that skip a frame (``omnimotion.track.bridge``;
-    needs the data directory's stage record)."""
+def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, flows: GapFlows | None = None,
+                        progress: bool = True) -> Tracks:
+    """``tracks`` corrected by the flow evidence of ``data`` in ``mode`` (one of ``FLOW_EVIDENCE_MODES``);
+    ``flows`` and ``progress`` as in ``flow_evidence``."""
     check_flow_evidence_mode(mode)
     if mode == "none":
         return tracks
@@ -214,15 +130,15 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, bridges: bo
         raise ValueError(f"tracks have {tracks.num_frames} frames but {data.root} has {data.num_frames}")
     queries = tracks.queries.copy()
     queries[:, 1:] = resize_points(queries[:, 1:], tracks.image_hw, data.image_hw)
-    evidence = flow_evidence(data, queries, with_points=mode == "positions",
-                             bridges=BridgeFlows.for_data(data) if bridges else None)
-    lost = evidence.round_trip > ROUND_TRIP_OCCLUSION * max(data.image_hw)
-    occluded = (tracks.occluded | lost) & ~evidence.reliable
-    positions = tracks.tracks
-    if evidence.points is not None:
-        flow_points = resize_points(evidence.points, data.image_hw, tracks.image_hw)
-        positions = _stitch(tracks.tracks, flow_points, evidence.reliable, tracks.queries[:, 0].astype(np.int64))
-        occluded |= ~inside_image(positions, *tracks.image_hw)
+    evidence = flow_evidence(data, queries, with_points=mode == "positions", flows=flows, progress=progress)
+    if evidence.points is None:
+        return Tracks(tracks.tracks, tracks.occluded & ~evidence.reliable, tracks.queries, tracks.image_hw,
+                      tracks.fps)
+    flow_points = resize_points(evidence.points, data.image_hw, tracks.image_hw)
+    query_frames = tracks.queries[:, 0].astype(np.int64)
+    positions = _stitch(tracks.tracks, flow_points, evidence.reliable, query_frames)
+    at_query = np.arange(tracks.num_frames)[None] == query_frames[:, None]
+    occluded = ~(evidence.reliable | at_query) | ~inside_image(positions, *tracks.image_hw)
     return Tracks(positions, occluded, tracks.queries, tracks.image_hw, tracks.fps)
 
 

@@ -5,7 +5,7 @@ Coordinate conventions of each format
     TAP-Vid     ``points [N, T, 2]`` float32 normalised *raster* coordinates in [0, 1]: (0, 0) is the
                 top-left corner of the top-left pixel and (1, 1) the bottom-right corner of the bottom-right
                 pixel, so ``x_norm = (x + 0.5) / W`` and ``y_norm = (y + 0.5) / H``; ``occluded [N, T]`` bool,
-                True = occluded (the layout of one example in ``tapvid_davis.pkl``, anchors.md §3).
+                True = occluded (the layout of one example in ``tapvid_davis.pkl``, docs/method.md#tap-vid-files).
     CSV         a first line ``# frame size WxH px, F fps`` (the pixels x, y refer to), then one row per
                 (point, frame), columns ``point_id, frame, x, y, visible``: x, y in pixels as in tracks.npz,
                 ``visible`` 1 (seen) or 0 (occluded or outside the frame); rows sorted by point then frame.

@@ -1,4 +1,4 @@
-"""``Tracker``: a fitted model -> ``Tracks`` for any query points, and dense flow i -> j (spec §3.5-3.6, §5.1).
+"""``Tracker``: a fitted model -> ``Tracks`` for any query points, and dense flow i -> j (docs/method.md#inference).
 
 For each query (t, x, y) and every target frame k the tracker asks the model for the correspondence of the
 query pixel from frame t to frame k (the max-weight sample along the ray, ``use_max_loc=True``) and for the
@@ -36,17 +36,15 @@ from omnimotion.io.threads import use_threads
 from omnimotion.model import OmniMotionModel, model_from_checkpoint, variant_of
 from omnimotion.model.render import project, select_max_weight
 from omnimotion.track.evidence import apply_flow_evidence, check_flow_evidence_mode
+from omnimotion.track.options import DEFAULT_CHUNK_SIZE, TrackConfig
 from omnimotion.track.queries import validate_queries
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "saved_flow_evidence",
+__all__ = ["Tracker", "DenseFlow", "CorrespondenceModel", "load_model", "saved_track_config",
            "DEFAULT_CHUNK_SIZE", "DEFAULT_OCCLUSION_TH"]
 
 logger = logging.getLogger(__name__)
 
-# On CPU, larger chunks were slower (their big buffers are re-mapped at every call) and use more memory
-# (benchmarks/bench_dense_tracking.py); on a GPU pass a larger chunk_size.
-DEFAULT_CHUNK_SIZE = 1024
 DEFAULT_OCCLUSION_TH = 0.99
 
 
@@ -98,7 +96,8 @@ class Tracker:
 
     def __init__(self, model: CorrespondenceModel, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  occlusion_th: float | None = None, output_hw: tuple[int, int] | None = None,
-                 fps: float = 10.0, flow_evidence: str = "none", progress: bool = True, fast: bool = True):
+                 fps: float = 10.0, flow_evidence: str = TrackConfig.flow_evidence,
+                 progress: bool = True, fast: bool = True):
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be a positive number of point-frame pairs, got {chunk_size}")
         self.model = model
@@ -120,13 +119,18 @@ class Tracker:
                         threads: int = 0, **kwargs) -> Tracker:
         """Load a model saved by training (``omnimotion.io.checkpoint``) and wrap it; kwargs go to __init__.
 
-        Unless given, ``flow_evidence`` is the checkpoint's and ``fps`` the frame rate recorded in the data
+        Unless given, the tracking settings (``flow_evidence``, ``chunk_size``, ``occlusion_th``)
+        are the checkpoint's (``saved_track_config``) and ``fps`` the frame rate recorded in the data
         directory (``data_dir``, by default the one holding ``out/<expname>/`` of the checkpoint).
         ``threads``: CPU threads (0: ``OMP_NUM_THREADS`` if set, else the free cores; ``omnimotion.io.threads``).
         """
         use_threads(threads, "tracking")
         state = load_checkpoint(path, map_location="cpu")
-        kwargs.setdefault("flow_evidence", saved_flow_evidence(state))
+        saved = saved_track_config(state)
+        for key, value in (("flow_evidence", saved.flow_evidence), ("chunk_size", saved.chunk_size),
+                           ("occlusion_th", saved.occlusion_th)):
+            if kwargs.get(key) is None:
+                kwargs[key] = value
         if kwargs.get("fps") is None:
             kwargs["fps"] = DataDir(data_dir or _data_dir_of(path)).recorded_fps()
         return cls(model_from_state(state, path, device), **kwargs)
@@ -144,7 +148,8 @@ class Tracker:
         mode ``self.flow_evidence``; without it they are the model's output as it is.
         """
         tracks = self._track(validate_queries(queries, self.output_hw, self.num_frames))
-        return tracks if data is None else apply_flow_evidence(tracks, data, self.flow_evidence)
+        return tracks if data is None else apply_flow_evidence(tracks, data, self.flow_evidence,
+                                                                 progress=self.progress)
 
     def _track(self, queries: np.ndarray) -> Tracks:
         n, num_frames = len(queries), self.num_frames
@@ -195,9 +200,9 @@ class Tracker:
         index ``[n]``, target frames ``[n]``) -> (pixels ``[n, 2]`` in the targets, occluded ``[n]``).
 
         With an ``OmniMotionModel`` (whose named steps it uses) and ``fast``, the source-ray work is done
-        once per source: each pixel's max-weight canonical point (spec §3.5 step 4, inference) is found up
-        front, and each target then costs one inverse mapping plus the occlusion ray, instead of a whole
-        source ray too (about 2.4x less work with the fast preset). The result is the same as
+        once per source: each pixel's max-weight canonical point (docs/method.md#correspondence-between-frames)
+        is found up front, and each target then costs one inverse mapping plus the occlusion ray, instead of a whole
+        source ray too (benchmarks/NOTES.md). The result is the same as
         ``model.correspondences(..., use_max_loc=True)``, which the other path calls.
         """
         if self.fast and isinstance(self.model, OmniMotionModel):
@@ -253,9 +258,9 @@ def load_model(path: str | Path, device: str = "auto") -> torch.nn.Module:
     return model_from_state(load_checkpoint(path, map_location="cpu"), path, device)
 
 
-def saved_flow_evidence(state: dict) -> str:
-    """The ``flow_evidence`` mode of the configuration a checkpoint was trained with ("none" if it has none)."""
-    return state.get("config", {}).get("inference", {}).get("flow_evidence", "none")
+def saved_track_config(state: dict) -> TrackConfig:
+    """The tracking settings of the configuration a checkpoint was trained with (``TrackConfig.from_saved``)."""
+    return TrackConfig.from_saved(state.get("config", {}))
 
 
 def model_from_state(state: dict, path: str | Path, device: str = "auto") -> torch.nn.Module:

@@ -1,4 +1,4 @@
-"""Training of the faithful model (``method = omnimotion``, spec §4): the official losses and schedule.
+"""Training of the faithful model (``method = omnimotion``, docs/method.md#training): the official losses and schedule.
 
 One step evaluates the fused forward pass (``forward.training_forward``: stratified correspondences and the
 scene-flow smoothness samples) and every term of ``losses.compute_losses``, weighted by the official schedule

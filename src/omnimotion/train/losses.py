@@ -1,5 +1,5 @@
-"""OmniMotion training losses (spec §4.2) as pure functions, the one weighted sum, and ``VariantLosses``, the
-training side of a model variant (its learning rates, loss terms and weights).
+"""OmniMotion training losses (docs/method.md#losses) as pure functions, the one weighted sum, and
+``VariantLosses``, the training side of a model variant (its learning rates, loss terms and weights).
 
 Shapes: ``n`` correspondences (pairs x points, flattened in pair order), ``k`` samples per ray.
 Points are ``(x, y)`` pixels of the prepared frames (integer pixel centres, coords.py); 3D samples are in

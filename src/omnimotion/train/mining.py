@@ -1,4 +1,5 @@
-"""Hard-example mining maps (spec §4.4): where the model's adjacent-frame flow disagrees with the input flow.
+"""Hard-example mining maps: where the model's adjacent-frame flow disagrees with the input flow
+(docs/method.md#hard-example-mining).
 
 For every frame k the model's flow k -> k+1 (k -> k-1 for the last frame) is predicted with the max-weight
 sample (``use_max_loc``) and compared with the prepared flow; the 5x5-blurred end-point error in pixels is

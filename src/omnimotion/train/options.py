@@ -8,11 +8,18 @@ Steps are optimisation steps; pixel quantities are in pixels of the prepared fra
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-__all__ = ["TrainConfig", "DEPTH_INIT_CHOICES"]
+from omnimotion.model import variant_names
+
+__all__ = ["TrainConfig", "DEPTH_INIT_CHOICES", "DEVICE_CHOICES"]
 
 DEPTH_INIT_CHOICES = ("auto", "on", "off")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N")
+_POSITIVE = ("num_iters", "num_pairs", "num_pts", "lrate_decay_steps", "i_print", "i_img", "i_weight", "i_cache",
+             "interval_growth_steps", "error_map_stride", "flow_cache_size", "start_interval")
+_NOT_NEGATIVE = ("num_imgs", "threads", "grad_clip", "max_padding", "motion_share", "schedule_scale")
 
 
 @dataclass
@@ -22,7 +29,7 @@ class TrainConfig:
     """Experiment name; outputs go to ``<save_dir>/<expname>`` (``default`` when empty)."""
     save_dir: str = "out/"
     """Output folder. Relative paths are taken inside the data directory (the official code used the
-    working directory, which made hard-example mining silently miss its cache; spec §1.3)."""
+    working directory, which made hard-example mining silently miss its cache; docs/method.md#data-directory)."""
     ckpt_path: str = ""
     """Checkpoint to start from; empty = newest ``model_*.pth`` in the output folder."""
     no_reload: bool = False
@@ -67,7 +74,7 @@ class TrainConfig:
     """If > 0, clip each parameter's gradient norm to this value."""
     # ----- sampling (official) -----
     use_error_map: bool = False
-    """Hard-example mining from cached predicted-flow errors (spec §4.4)."""
+    """Hard-example mining from cached predicted-flow errors (docs/method.md#hard-example-mining)."""
     use_count_map: bool = False
     """Sample pixels with probability proportional to 1/sqrt(count + 1)."""
     start_interval: int = 20
@@ -86,7 +93,7 @@ class TrainConfig:
     # ----- ours -----
     method: str = "omnimotion"
     """Model to fit: ``omnimotion`` (the faithful method) or ``surface`` (the fast single-surface variant,
-    spec §8.1, configured by the ``surface_*`` keys; ``--preset surface``)."""
+    docs/method.md#single-surface-variant, configured by the ``surface_*`` keys; ``--preset surface``)."""
     lr_heads: float = 3e-4
     """surface: Adam LR of the coupling layers' linear heads (they move every point: keep ~1/10 of grids)."""
     lr_grids: float = 3e-3
@@ -111,7 +118,7 @@ class TrainConfig:
     seed: int = 1234
     """Global torch seed (official: 1234)."""
     device: str = "auto"
-    """``auto`` (CUDA if available), ``cpu`` or ``cuda``."""
+    """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``."""
     threads: int = 0
     """CPU threads of training and tracking (torch, OpenCV, OpenMP). 0: ``OMP_NUM_THREADS`` if set, else the
     cores not busy with other work when the stage starts (``omnimotion.io.threads``)."""
@@ -126,15 +133,25 @@ class TrainConfig:
     error_map_stride: int = 1
     """Hard-mining maps are predicted on every stride-th pixel and upsampled (official 1 = every pixel)."""
     flow_cache_size: int = 512
-    """Flow/mask pairs held in memory (LRU, float16 flows); about 0.4 MB per pair at 256x256."""
+    """Flow/mask pairs held in memory (LRU; float32 flows and two bool masks, 10 bytes per pixel: about
+    0.66 MB per pair at 256x256)."""
     tensorboard: bool = True
     """Write tensorboard event files under ``<out>/logs``."""
     progress: bool = True
     """Show a tqdm progress bar."""
 
     def __post_init__(self) -> None:
-        if self.depth_init not in DEPTH_INIT_CHOICES:
-            raise ValueError(f"depth_init {self.depth_init!r} is not one of {', '.join(DEPTH_INIT_CHOICES)}")
+        for key, choices in (("method", variant_names()), ("depth_init", DEPTH_INIT_CHOICES)):
+            if getattr(self, key) not in choices:
+                raise ValueError(f"{key} {getattr(self, key)!r} is not one of {', '.join(choices)}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"device {self.device!r} is not one of {', '.join(DEVICE_CHOICES)}")
+        for key in _POSITIVE:
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        for key in _NOT_NEGATIVE:
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
 
     def steps(self, official_steps: float) -> float:
         """A step constant of the official loss schedules, rescaled by ``schedule_scale``."""

@@ -1,4 +1,5 @@
-"""Correspondence sampling for training (spec §4.3) with hard-example mining (spec §4.4).
+"""Correspondence sampling for training with hard-example mining (docs/method.md#sampling,
+docs/method.md#hard-example-mining).
 
 One step draws ``num_pairs`` frame pairs and ``num_pts`` pixels per pair. Batches are flattened in pair
 order: ``n = num_pairs * num_pts``. Points are ``(x, y)`` pixels at integer pixel centres (coords.py);
@@ -6,7 +7,7 @@ targets are ``p + flow_{i->j}(p)``; colours are float in [0, 1].
 
 Memory: frames, count maps, the pair-statistics matrix and (when mining) the error maps are held in
 memory from the start. Flows and masks are read on demand through an LRU cache of
-``TrainConfig.flow_cache_size`` pairs kept in float32 (exact targets; ~0.6 MB per pair at 256x256), since
+``TrainConfig.flow_cache_size`` pairs kept in float32 (exact targets; about 0.66 MB per pair at 256x256), since
 all pairs of a 50-frame 256x256 clip would take 1.3 GB.
 
 A data directory prepared with ``--max_gap`` G holds only the pairs at most G frames apart: the window of
@@ -185,7 +186,7 @@ class CorrespondenceSampler:
         frame_i = torch.full((len(flat),), i, dtype=torch.long)
         frame_j = torch.full((len(flat),), j, dtype=torch.long)
         if self.rng.random() < 0.5:
-            # Reverse direction: only cycle-consistent points are trusted backwards (spec §4.3 step 9).
+            # Reverse direction: only cycle-consistent points are trusted backwards (docs/method.md#sampling).
             frame_i, frame_j, pts_i, pts_j, rgb_i, rgb_j = frame_j, frame_i, pts_j, pts_i, rgb_j, rgb_i
             weights = weights * covisible
         return (frame_i, frame_j, pts_i, pts_j, rgb_i, rgb_j, torch.from_numpy(weights),

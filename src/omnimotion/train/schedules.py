@@ -1,4 +1,4 @@
-"""Step-dependent weights and windows of the official training schedule (spec §4.2, §4.3).
+"""Step-dependent weights and windows of the official training schedule (docs/method.md#schedules).
 
 All functions are pure functions of the step; ``TrainConfig.schedule_scale`` stretches or compresses the
 loss-weight ramps (1.0 = official) and ``interval_growth_steps`` the frame-gap window growth.

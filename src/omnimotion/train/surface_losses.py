@@ -1,4 +1,4 @@
-"""Training losses of the fast single-surface variant (``method = surface``, spec §8.1).
+"""Training losses of the fast single-surface variant (``method = surface``, docs/method.md#single-surface-variant).
 
 No RGB term and no ray samples: one step maps the batch's pixels with ``SurfaceModel.correspondences`` and
 evaluates

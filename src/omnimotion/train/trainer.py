@@ -1,15 +1,15 @@
-"""Trainer: test-time optimisation of one OmniMotion model on one prepared sequence (spec §4).
+"""Trainer: test-time optimisation of one OmniMotion model on one prepared sequence (docs/method.md#training).
 
 One step samples ``num_pairs x num_pts`` correspondences (``CorrespondenceSampler``), evaluates the loss
 terms of the model variant ``method`` names (``omnimotion.train.variant_losses``: the official losses and
-schedule for the faithful ``omnimotion`` model, ``surface_losses`` for the fast ``surface`` model), sums them
-with their weights and takes one Adam step (one parameter group per group the variant names, at the
-learning rates its losses give; StepLR decay every step). Sampler, schedule of learning rates, checkpoints
-and mining are the same for every variant.
+schedule for the faithful ``omnimotion`` model, ``surface_losses`` for the fast ``surface`` model,
+docs/method.md#single-surface-variant), sums them with their weights and takes one Adam step (one parameter
+group per group the variant names, at the learning rates its losses give; StepLR decay every step). Sampler,
+schedule of learning rates, checkpoints and mining are the same for every variant.
 
 Outputs, under ``<data_dir>/<save_dir>/<expname>`` (an absolute ``save_dir`` is used as is):
-``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (resolved configuration),
-``flow_error.txt`` (per-frame hard-mining error) and ``logs/`` (tensorboard). A resumed run restores the
+``model_XXXXXX.pth`` checkpoints (omnimotion.io.checkpoint), ``args.txt`` (the configuration; ``--config``
+loads it back), ``flow_error.txt`` (per-frame hard-mining error) and ``logs/`` (tensorboard). A resumed run restores the
 model, optimiser, schedule, sampler and RNG states, so on CPU with one thread it reproduces an uninterrupted
 run exactly (with more threads this was not verified; README).
 """
@@ -54,6 +54,9 @@ class RunConfig(Protocol):
     model: ModelConfig
     train: TrainConfig
 
+    def to_text(self) -> str:
+        """The whole configuration in the config-file format, written as ``args.txt`` (loadable with --config)."""
+
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the message names the step and the terms."""
@@ -70,9 +73,8 @@ class Trainer:
         self.device = resolve_device(self.tcfg.device)
         use_threads(self.tcfg.threads, "training")
         # Late in a faithful run, tiny values (Adam statistics, gradients) fall into the denormal range, where
-        # x86 float arithmetic is many times slower: steps of the CPU preset went from ~0.27 s to 1-3.7 s after
-        # ~1100 steps. Flushing them to zero changes nothing above 1e-38 and restored 0.53 vs 2.0 s per step
-        # (same checkpoint, loaded machine). Process-wide, CPU only.
+        # x86 float arithmetic is many times slower (benchmarks/NOTES.md). Flushing them to zero changes
+        # nothing above 1e-38. Process-wide, CPU only.
         torch.set_flush_denormal(True)
         self.data = DataDir(data_dir)
         torch.manual_seed(self.tcfg.seed)
@@ -140,7 +142,7 @@ class Trainer:
 
     # ----- hard mining ----------------------------------------------------------------------------
     def refresh_error_maps(self) -> None:
-        """Recompute the hard-example maps from the current model (spec §4.4)."""
+        """Recompute the hard-example maps from the current model (docs/method.md#hard-example-mining)."""
         maps = compute_error_maps(self.model, self.data, self.num_frames, self.sampler.image_hw,
                                   stride=self.tcfg.error_map_stride, device=self.device)
         self.sampler.set_error_maps(maps)
@@ -206,7 +208,7 @@ class Trainer:
         """Train until ``num_iters``; checkpoint every ``i_weight`` steps, at the end and on Ctrl-C."""
         tcfg = self.tcfg
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_text(self.out_dir / "args.txt", _config_text(dataclasses.asdict(self.cfg)))
+        save_text(self.out_dir / "args.txt", self.cfg.to_text())
         logger = TrainLogger(self.out_dir / "logs", tcfg, initial=self.step)
         last = None
         with _stop_on_sigint(self), logger:
@@ -249,17 +251,6 @@ def _warn_changed_settings(path: str | Path, saved: dict[str, Any], current: dic
         log.warning("resuming from %s with other settings than it was trained with: %s; the run goes on with the "
                     "new values (add --no_reload to train from scratch with them)", path,
                     ", ".join(f"{name} {old!r} -> {new!r}" for name, old, new in changed))
-
-
-def _config_text(config: dict[str, Any], prefix: str = "") -> str:
-    """Nested dict -> official ``key = value`` lines (sections become comments)."""
-    lines = []
-    for key, value in config.items():
-        if isinstance(value, dict):
-            lines.append(f"# {key}\n" + _config_text(value))
-        else:
-            lines.append(f"{key} = {value}")
-    return "\n".join(lines) + "\n"
 
 
 class _stop_on_sigint:

@@ -21,15 +21,16 @@ from typing import Callable
 
 import numpy as np
 
-from omnimotion.config import InferenceConfig
 from omnimotion.io.checkpoint import load_checkpoint
 from omnimotion.io.datadir import DataDir
 from omnimotion.io.video import write_video
 from omnimotion.model import OmniMotionModel
 from omnimotion.track import Tracker, Tracks, apply_flow_evidence, grid_queries, save_tracks
-from omnimotion.track.evidence import check_flow_evidence_mode
+from omnimotion.track.evidence import EVIDENCE_GAPS, check_flow_evidence_mode
+from omnimotion.track.gapflows import GapFlows
 from omnimotion.track.queries import QueryError, validate_queries
-from omnimotion.track.tracker import DEFAULT_CHUNK_SIZE, load_model, saved_flow_evidence
+from omnimotion.track.options import DEFAULT_CHUNK_SIZE, TrackConfig
+from omnimotion.track.tracker import load_model, saved_track_config
 from omnimotion.view.cache import CachedDataDir, TrackCache
 from omnimotion.viz import draw_tracks, point_radius, render_depth_frames
 
@@ -58,7 +59,7 @@ class ViewSession:
         checkpoint: the checkpoint's path, shown on the page.
     """
 
-    def __init__(self, data: DataDir, tracker: Tracker, flow_evidence: str = InferenceConfig.flow_evidence,
+    def __init__(self, data: DataDir, tracker: Tracker, flow_evidence: str = TrackConfig.flow_evidence,
                  checkpoint: Path | None = None):
         if tracker.num_frames != data.num_frames or tracker.model_hw != data.image_hw:
             where = checkpoint or "the model"
@@ -83,16 +84,19 @@ class ViewSession:
              flow_evidence: str | None = None, occlusion_th: float | None = None,
              chunk_size: int | None = None) -> ViewSession:
         """Load ``checkpoint`` for the run in ``run_dir`` (a data directory: ``omnimotion run``'s output);
-        ``flow_evidence`` None takes the checkpoint's mode, as ``omnimotion track`` does; ``chunk_size`` None
-        picks the faster one for the model's kind (``SURFACE_CHUNK_SIZE``)."""
-        if flow_evidence is None:
-            flow_evidence = saved_flow_evidence(load_checkpoint(checkpoint, map_location="cpu"))
+        ``flow_evidence`` and ``occlusion_th`` None take the checkpoint's tracking settings, as ``omnimotion
+        track`` does; ``chunk_size`` None picks the faster one for the model's kind (``SURFACE_CHUNK_SIZE``)."""
+        saved = saved_track_config(load_checkpoint(checkpoint, map_location="cpu"))
+        flow_evidence = saved.flow_evidence if flow_evidence is None else flow_evidence
+        occlusion_th = saved.occlusion_th if occlusion_th is None else occlusion_th
         data = CachedDataDir(run_dir)
         model = load_model(checkpoint, device)
         if chunk_size is None:
             chunk_size = DEFAULT_CHUNK_SIZE if isinstance(model, OmniMotionModel) else SURFACE_CHUNK_SIZE
         tracker = Tracker(model, chunk_size=chunk_size, occlusion_th=occlusion_th, fps=data.recorded_fps(),
                           progress=False)
+        if flow_evidence != "none":  # before the first click, not during it
+            GapFlows.for_data(data).compute(EVIDENCE_GAPS)
         return cls(data, tracker, flow_evidence, Path(checkpoint))
 
     @property
@@ -231,7 +235,7 @@ class ViewSession:
             model_tracks = Tracks(np.concatenate([part.tracks for part in parts]),
                                   np.concatenate([part.occluded for part in parts]), queries, self.image_hw,
                                   self.tracker.fps)
-            return apply_flow_evidence(model_tracks, self.data, self.flow_evidence)
+            return apply_flow_evidence(model_tracks, self.data, self.flow_evidence, progress=False)
 
 
 def _row(tracks: Tracks) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""The fast single-surface variant (spec §8.1): per-frame depth + grid-conditioned piecewise-linear bijection.
+"""The fast single-surface variant: per-frame depth + grid-conditioned piecewise-linear bijection
+(docs/method.md#single-surface-variant).
 
 ``SurfaceModel(cfg, num_frames, image_hw)`` offers the tracker's model interface (``correspondences``,
 ``occlusion_score``, ``render_depth``, ``num_frames``, ``image_hw``); its parts are usable on their own:

@@ -74,8 +74,8 @@ class GridCouplingLayer(nn.Module):
         """Per-point knots ``(x_knots, y_knots)``, each ``[n, K+1]``, from the kept coordinates of ``x``."""
         grid_coords = (x[:, self.kept] - self.kept_centre) / self.kept_half
         space = self.planes(grid_coords)
-        # the head applied block by block: same as head(cat(features)) without the [n, 3C] copy (~9 % of
-        # a training step, measured)
+        # the head applied block by block: same as head(cat(features)) without the [n, 3C] copy (a noticeable
+        # share of a training step, benchmarks/NOTES.md)
         features = [space * tau, space, tau] if self.space_time_product else [space, tau]
         blocks = self.head.weight.split(space.shape[1], dim=1)
         raw = torch.addmm(self.head.bias, features[0], blocks[0].t())
@@ -126,7 +126,7 @@ class SurfaceBijection(nn.Module):
 
     def _time_features(self, t_idx: Tensor) -> tuple[Tensor, ...]:
         """One ``[n, C]`` feature per layer (``unbind``: its backward is one stack, where indexing
-        ``[:, l]`` would zero-fill a full ``[n, L, C]`` gradient per layer, measured 30 % of a step)."""
+        ``[:, l]`` would zero-fill a full ``[n, L, C]`` gradient per layer; benchmarks/NOTES.md)."""
         if t_idx.numel() and (int(t_idx.min()) < 0 or int(t_idx.max()) >= self.num_frames):
             raise IndexError(f"frame indices must lie in [0, {self.num_frames - 1}], got "
                              f"[{int(t_idx.min())}, {int(t_idx.max())}]")

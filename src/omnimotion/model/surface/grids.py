@@ -50,8 +50,8 @@ class MultiResPlanes(nn.Module):
     Levels are square (``res x res`` cells over ``[-1, 1]^2``), initialised i.i.d. normal with
     ``init_std``. The levels are summed, not concatenated, so the output width is ``C`` whatever the
     number of levels (coarse levels give smooth, fine levels detailed variation of the same features).
-    Lookup is ``F.grid_sample`` (bilinear, align_corners=True, border padding), measured about 4x faster
-    on CPU than a flat gather for this many channels.
+    Lookup is ``F.grid_sample`` (bilinear, align_corners=True, border padding), faster on CPU than a flat
+    gather for this many channels (benchmarks/NOTES.md).
     """
 
     def __init__(self, resolutions: Sequence[int], channels: int, init_std: float = 0.1):

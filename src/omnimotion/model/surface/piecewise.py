@@ -64,8 +64,8 @@ def knots_from_raw(raw: Tensor, lo: float, hi: float, *, min_bin_fraction: float
 
 
 def _softmax(logits: Tensor) -> Tensor:
-    """Softmax over the last dim; written out because ``torch.softmax`` over a handful of bins is ~6x
-    slower on CPU (measured, 4096 x 8). Subtracting the (detached) max changes nothing mathematically."""
+    """Softmax over the last dim; written out because ``torch.softmax`` over a handful of bins is several
+    times slower on CPU (benchmarks/NOTES.md). Subtracting the (detached) max changes nothing mathematically."""
     exp = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True))
     return exp / exp.sum(dim=-1, keepdim=True)
 

@@ -1,4 +1,5 @@
-"""``SurfaceModel``: the fast single-surface variant (spec §8.1), with the tracker's model interface.
+"""``SurfaceModel``: the fast single-surface variant, with the tracker's model interface
+(docs/method.md#single-surface-variant).
 
 One 3D point per pixel: pixel ``p`` of frame i sits at ``(normalize(p), D_i(p))`` in frame i's local
 volume, ``D_i`` a learnable low-resolution depth map (``FrameDepth``). A correspondence i -> j reads as
@@ -15,12 +16,10 @@ Occlusion is a depth test: the mapped point is occluded in frame j iff it lies m
 ``score > 0.5`` exactly the hard test, so the default ``occlusion_th = 0.5`` means "behind by more than the
 tolerance".
 
-Training (measured with plain Adam and L1 flow on synthetic clips; benchmarks/bench_surface.py and the
-tests): use ``parameter_groups()`` with heads at about a tenth of the grids' rate. Grids 3e-3 / heads 3e-4
-ran 1000 steps on a 96 px clip with rotating, crossing sprites without incident; one rate of 3e-3 for
-everything was disrupted after ~500 steps, 1e-2 diverged within ~300 (finer planes diverge sooner). A
-depth term is needed to make occlusion meaningful: visible correspondences should land on the target's
-surface (``|depth_j - surface_depth_j|``), occluded ones behind it (a hinge at ``2 * depth_tolerance``).
+Training: use ``parameter_groups()`` with heads at about a tenth of the grids' rate (one rate for everything
+disrupts or diverges training; benchmarks/NOTES.md). A depth term is needed to make occlusion meaningful:
+visible correspondences should land on the target's surface (``|depth_j - surface_depth_j|``), occluded ones
+behind it (a hinge at ``2 * depth_tolerance``).
 
 Shapes and units: pixels ``[n, 2]`` (x, y) of the fitted frames (``image_hw``), frames long ``[n]``,
 depth ``[n]`` in local-volume units (smaller = nearer).
@@ -65,7 +64,7 @@ class SurfaceModelConfig:
     """C: channels of the planes and of each layer's time feature."""
     space_time_product: bool = True
     """Condition each coupling on the product of plane and time features as well as on each alone
-    (False: on each alone; measured more forgiving of high learning rates, less expressive)."""
+    (False: on each alone; more forgiving of high learning rates, less expressive)."""
     grid_init_std: float = 0.1
     """Standard deviation of the random initial plane and time features (heads start at zero)."""
     xy_bound: float = 1.25

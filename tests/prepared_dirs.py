@@ -1,4 +1,6 @@
-"""Fixtures for training tests: prepared data directories with exact flows and masks."""
+"""Prepared data directories with exact flows and masks, written directly (no preprocessing run), and how far a
+fitted model's flow is from those exact flows. Imported by name, as ``track/track_doubles.py``; the fixtures
+``prepared_dir_factory`` and ``synthetic_dir`` in ``tests/conftest.py`` build on it."""
 
 from __future__ import annotations
 
@@ -6,9 +8,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pytest
 
 from omnimotion.io.datadir import DataDir
+from omnimotion.train.mining import predicted_flow
 
 FlowFn = Callable[[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -41,13 +43,6 @@ def write_prepared_dir(root: Path, video: np.ndarray, pair_fn: FlowFn) -> DataDi
     return data
 
 
-@pytest.fixture
-def prepared_dir_factory(tmp_path) -> Callable[..., DataDir]:
-    def make(video: np.ndarray, pair_fn: FlowFn, name: str = "clip") -> DataDir:
-        return write_prepared_dir(tmp_path / name, video, pair_fn)
-    return make
-
-
 def synthetic_pair_fn(clip) -> FlowFn:
     """Exact flows of an ``omnimotion.synthetic`` clip; occluded points that stay in frame count as
     occluded-but-reliable for gaps < 3 (as the official filter keeps them), others are unreliable."""
@@ -62,11 +57,14 @@ def synthetic_pair_fn(clip) -> FlowFn:
     return pair
 
 
-@pytest.fixture(scope="session")
-def synthetic_dir(tmp_path_factory):
-    """A tiny prepared sequence (8 frames, 32x32, translating sprite) with exact flows; shared, read-only."""
-    from omnimotion.synthetic import make_clip
-
-    clip = make_clip(num_frames=8, height=32, width=32, num_sprites=1, motion="translate", seed=3)
-    data = write_prepared_dir(tmp_path_factory.mktemp("synthetic") / "clip", clip.video, synthetic_pair_fn(clip))
-    return data, clip
+def endpoint_errors(model, clip, pairs: list[tuple[int, int]]) -> tuple[float, float]:
+    """(model, zero motion): mean end-point error in pixels of the model's (max-weight) flow i -> j and of zero
+    motion against the exact flow of ``clip``, over the pixels visible in j, averaged over ``pairs``."""
+    device = next(model.parameters()).device
+    model_err, zero_err = [], []
+    for i, j in pairs:
+        gt, occluded = clip.flow(i, j)
+        pred = predicted_flow(model, i, j, (clip.height, clip.width), 1, 4096, device)
+        model_err.append(np.linalg.norm(pred - gt, axis=-1)[~occluded].mean())
+        zero_err.append(np.linalg.norm(gt, axis=-1)[~occluded].mean())
+    return float(np.mean(model_err)), float(np.mean(zero_err))
