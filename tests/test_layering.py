@@ -9,8 +9,9 @@ Layers (a sub-package, or a top-level module) and what each may import besides i
 
     coords -> io -> (flow, synthetic) -> preprocess -> model -> (train, track) -> config; track -> viz
 
-with ``model`` importing only ``coords`` (a model computes on the tensors it is given and reads no files),
-``track`` not importing ``train`` (tracking a checkpoint needs no trainer), and ``flow``/``synthetic``
+with ``model`` importing only ``coords`` and ``io`` (its factory loads checkpoints; the models compute on the
+tensors they are given), ``track`` not importing ``train`` (tracking a checkpoint needs no trainer), and
+``flow``/``synthetic``
 siblings that do not import each other. ``config`` composes every stage's section (preprocessing, model,
 training, tracking) and is read by the entry points, so it sits above ``train`` and ``track``. ``eval`` and ``batch`` stand beside the pipeline: they may
 import every pipeline layer and ``config`` but not ``api``, ``cli`` or ``view``; ``batch`` may import ``eval``
@@ -41,7 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "flow": {"coords", "io"},
     "synthetic": {"coords", "io"},
     "preprocess": _FOUNDATION,
-    "model": {"coords"},
+    "model": {"coords", "io"},
     "train": _FOUNDATION | {"preprocess", "model"},
     "config": _INFERENCE | {"train", "track"},  # composes every stage's section, tracking's included
     "track": _INFERENCE,
