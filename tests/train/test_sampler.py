@@ -81,7 +81,9 @@ def test_pair_weight_and_window():
     assert max_interval(0, cfg, 50) == 20
     assert max_interval(4001, cfg, 50) == 22
     assert max_interval(10 ** 6, cfg, 50) == 49
-    assert max_interval(0, TrainConfig(start_interval=0), 50) == 1
+    assert max_interval(0, cfg, 1) == 1  # a one-frame video still gets gap 1
+    with pytest.raises(ValueError, match="start_interval must be >= 1"):
+        TrainConfig(start_interval=0)
 
 
 def test_batch_fields_follow_flow_masks_and_swap(data):
