@@ -29,7 +29,6 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from omnimotion.config import OmniMotionConfig, compose
-from omnimotion.eval.methods import MethodOptions
 from omnimotion.io.atomic import save_png
 from omnimotion.io.checkpoint import checkpoint_step, latest_checkpoint
 from omnimotion.io.datadir import DataDir
@@ -261,23 +260,3 @@ def _video_queries(points: np.ndarray | Sequence | None, grid: int | None, mask:
     if points.ndim == 2 and points.shape[1] == 2:
         points = np.concatenate([np.full((len(points), 1), frame, np.float32), points], axis=1)
     return validate_queries(points, video_hw, num_frames)
-
-
-def _omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
-    """Evaluation method 'omnimotion': fit the model on ``video`` in ``workdir`` (resuming), track ``queries``.
-
-    Preprocessing follows ``options.prepare`` at the video's own size; ``options.extra`` holds the ``preset``
-    (default ``DEFAULT_PRESET``) and ``config`` file to start from and config key overrides."""
-    frames_dir = workdir / "frames"
-    if not frames_dir.is_dir() or len(list(frames_dir.glob("*.png"))) != len(video):
-        for index, frame in enumerate(video):
-            save_png(frames_dir / f"{index:05d}.png", frame)
-    extra = dict(options.extra)
-    cfg = run_config(extra.pop("config", None), extra.pop("preset", DEFAULT_PRESET), extra)
-    data = prepare(frames_dir, workdir / "data", replace(options.prepare, max_side=None), workers=options.workers,
-                   progress=False)
-    checkpoint = train_until_done(data.root, cfg)
-    tracks = track_with_model(checkpoint, queries, data, device=cfg.train.device, track=cfg.track)
-    return tracks.tracks, tracks.occluded
-
-

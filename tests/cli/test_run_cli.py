@@ -86,7 +86,7 @@ def test_bad_config_value_fails_before_preprocessing(tmp_path, capsys):
 
 
 def test_eval_method_passes_preprocessing_options(tmp_path, monkeypatch):
-    import omnimotion.api as api
+    import omnimotion.cli.eval as cli_eval
     from omnimotion.cli.eval import evaluation_methods
     from omnimotion.eval.methods import MethodOptions
 
@@ -98,7 +98,7 @@ def test_eval_method_passes_preprocessing_options(tmp_path, monkeypatch):
         seen.update(kwargs, options=options)
         raise KeyboardInterrupt  # stop before any work
 
-    monkeypatch.setattr(api, "prepare", prepare)
+    monkeypatch.setattr(cli_eval, "prepare", prepare)
     video = np.zeros((3, 8, 8, 3), np.uint8)
     with pytest.raises(KeyboardInterrupt):
         evaluation_methods()["omnimotion"](video, np.zeros((1, 3), np.float32), tmp_path,

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from omnimotion import api
-from omnimotion.api import DEFAULT_PRESET, run_config
+import numpy as np
+
+from omnimotion.api import DEFAULT_PRESET, run_config, track_with_model, train_until_done
 from omnimotion.batch import ray_job_map
 from omnimotion.cli.batch import add_ray_options, connected_ray, task_resources
 from omnimotion.cli.main import HelpFormatter, parse_key_values
@@ -22,8 +24,10 @@ from omnimotion.cli.prepare import add_flow_backend_options, flow_overrides
 from omnimotion.config import PRESETS
 from omnimotion.eval import (CYCLE_TH_PX, EvalConfig, EvalResults, MethodOptions, TrackingMethod, baseline_methods,
                              rescore_config, run_evaluation)
+from omnimotion.io.atomic import save_png
+from omnimotion.preprocess.pipeline import prepare
 
-__all__ = ["add_parser", "run", "evaluation_methods"]
+__all__ = ["add_parser", "run", "evaluation_methods", "omnimotion_method"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,25 @@ log = logging.getLogger(__name__)
 def evaluation_methods() -> dict[str, TrackingMethod]:
     """The methods ``--method`` chooses from, by name: the flow baselines and ``omnimotion``, the model
     (fitted on each video in its work folder, then tracking the queries; ``--preset``/``--set`` configure it)."""
-    return {**baseline_methods(), "omnimotion": api._omnimotion_method}
+    return {**baseline_methods(), "omnimotion": omnimotion_method}
+
+
+def omnimotion_method(video: np.ndarray, queries: np.ndarray, workdir: Path, options: MethodOptions):
+    """Evaluation method 'omnimotion': fit the model on ``video`` in ``workdir`` (resuming), track ``queries``.
+
+    Preprocessing follows ``options.prepare`` at the video's own size; ``options.extra`` holds the ``preset``
+    (default ``DEFAULT_PRESET``) and ``config`` file to start from and config key overrides."""
+    frames_dir = workdir / "frames"
+    if not frames_dir.is_dir() or len(list(frames_dir.glob("*.png"))) != len(video):
+        for index, frame in enumerate(video):
+            save_png(frames_dir / f"{index:05d}.png", frame)
+    extra = dict(options.extra)
+    cfg = run_config(extra.pop("config", None), extra.pop("preset", DEFAULT_PRESET), extra)
+    data = prepare(frames_dir, workdir / "data", replace(options.prepare, max_side=None), workers=options.workers,
+                   progress=False)
+    checkpoint = train_until_done(data.root, cfg)
+    tracks = track_with_model(checkpoint, queries, data, device=cfg.train.device, track=cfg.track)
+    return tracks.tracks, tracks.occluded
 
 
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
