@@ -3,13 +3,13 @@
 A point is followed from its query frame through the frames after it (and before it) along many paths of
 flows: at each frame t, the candidates come from the frames t - g (g in ``EVIDENCE_GAPS``, flows that skip
 frames, ``omnimotion.track.gapflows``) and, where the data directory holds the pair, straight from the query
-frame (its chained flow, or the direct flow where the chaining kept it). Each step is checked forward and backward (``round_trip``); a step whose round trip
-misses by more than ``EVIDENCE_CYCLE_PX`` (at 256 px, scaled with the longer image side; never less on smaller
-images), or lands outside the
-image, breaks its path, and so does every later step of that path. Among the unbroken candidates, the one whose
-path has the smallest sum of squared round-trip misses wins (the most self-consistent path, not the shortest);
-where every path is broken, the point is not vouched for at that frame. This is the multi-flow tracking of
-Neoral et al. ("MFT", WACV 2024) with the flows' own cycle error as uncertainty.
+frame (its chained flow, or the direct flow where the chaining kept it). Each step is checked forward and
+backward (``round_trip``); a step whose round trip misses by more than ``EVIDENCE_CYCLE_PX`` (at 256 px, scaled
+with the longer image side; never less on smaller images), or lands outside the image, breaks its path, and so
+does every later step of that path. Among the unbroken candidates, the one whose path has the smallest sum of
+squared round-trip misses wins (the most self-consistent path, not the shortest); where every path is broken,
+the point is not vouched for at that frame. This is the multi-flow tracking of Neoral et al. ("MFT", WACV 2024)
+with the flows' own cycle error as uncertainty.
 
 So a point hidden for a few frames is picked up again by a path that skips them, and a chain that drifts is
 overtaken by one with fewer or better steps. What it gains over the single chain is measured in the README.
