@@ -8,7 +8,7 @@ motion, seeds 0..N-1) written as mp4. Settings: the default preset of ``omnimoti
 ``num_iters`` steps (default 200; the preset trains 3000), DIS flow, ``max_side`` 256, a grid of about 12x12
 tracked points with all pictures rendered, i.e. exactly what ``omnimotion run`` writes.
 
-1. sequential: ``omnimotion.api.run_stages`` on each clip in turn, in this process (preprocessing with all cores,
+1. sequential: ``omnimotion.pipeline.run_stages`` on each clip in turn, in this process (preprocessing with all cores,
    as ``omnimotion run`` does);
 2. Ray: ``omnimotion batch`` in this process: a local Ray instance with ``--num_cpus`` CPUs, one task per video
    stage with 1 CPU each (preprocessing with one worker process per task).
@@ -43,7 +43,7 @@ def make_clips(folder: Path, count: int) -> list[Path]:
 
 
 def run_sequential(clips: list[Path], out: Path, settings) -> float:
-    from omnimotion.api import run_stages
+    from omnimotion.pipeline import run_stages
 
     start = time.perf_counter()
     for clip in clips:
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--num_cpus", type=int, default=2, help="CPUs of the local Ray instance")
     parser.add_argument("--keep", type=Path, default=None, help="keep the outputs in this folder")
     args = parser.parse_args()
-    from omnimotion.api import RunSettings, run_config
+    from omnimotion.pipeline import RunSettings, run_config
 
     load_at_start = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="bench_batch_", dir=args.keep))

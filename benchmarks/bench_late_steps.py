@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from omnimotion.api import run_config
+from omnimotion.pipeline import run_config
 from omnimotion.io.checkpoint import latest_checkpoint
 from omnimotion.train.trainer import Trainer
 

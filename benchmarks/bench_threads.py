@@ -20,7 +20,7 @@ from pathlib import Path
 
 _TRAIN = """
 import sys, time
-from omnimotion.api import run_config
+from omnimotion.pipeline import run_config
 from omnimotion.train.trainer import Trainer
 import torch
 data_dir, threads, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from omnimotion.api import RunSettings, run_config, track_stage, track_with_model
+from omnimotion.pipeline import RunSettings, run_config, track_stage, track_with_model
 from omnimotion.cli.main import main
 from omnimotion.config import ConfigError, UnknownConfigKeyError, compose, config_to_dict, load_config
 from omnimotion.io.datadir import DataDir

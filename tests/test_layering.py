@@ -11,15 +11,15 @@ Layers (a sub-package, or a top-level module) and what each may import besides i
 
 with ``model`` importing only ``coords`` and ``io`` (its factory loads checkpoints; the models compute on the
 tensors they are given), ``track`` not importing ``train`` (tracking a checkpoint needs no trainer), and
-``flow``/``synthetic``
-siblings that do not import each other. ``config`` composes every stage's section (preprocessing, model,
-training, tracking) and is read by the entry points, so it sits above ``train`` and ``track``. ``eval`` and ``batch`` stand beside the pipeline: they may
-import every pipeline layer and ``config`` but not ``api``, ``cli`` or ``view``; ``batch`` may import ``eval``
-(it runs the evaluation's jobs on Ray), not the other way round. ``view`` sits on ``track``/``viz``; the
-public API (``api.py`` and the package ``__init__``) and ``cli`` are on top. The package root itself
-(``omnimotion/__init__``: ``__version__`` and exports loaded on first use) may be imported from anywhere, as
-long as it loads nothing when imported; a name taken from it (``from omnimotion import Tracker``) counts as an
-import of the module that defines the name.
+``flow``/``synthetic`` siblings that do not import each other. ``config`` composes every stage's section
+(preprocessing, model, training, tracking) and is read by the entry points, so it sits above ``train`` and
+``track``. ``eval`` and ``batch`` stand beside the pipeline: they may import every pipeline layer and ``config`` but
+not ``api``, ``cli`` or ``view``; ``batch`` may import ``eval`` (it runs the evaluation's jobs on Ray), not the
+other way round. ``pipeline`` (the three stages of ``run``) stands on the pipeline layers and is shared by
+``batch``, ``cli`` and the public API. ``view`` sits on ``track``/``viz``; the public API (``api.py`` and the
+package ``__init__``) and ``cli`` are on top. The package root itself (``omnimotion/__init__``: ``__version__`` and
+exports loaded on first use) may be imported from anywhere, as long as it loads nothing when imported; a name taken
+from it (``from omnimotion import Tracker``) counts as an import of the module that defines the name.
 """
 
 from __future__ import annotations
@@ -48,20 +48,12 @@ ALLOWED: dict[str, set[str]] = {
     "track": _INFERENCE,
     "viz": _INFERENCE | {"track"},
     "eval": _PIPELINE,
-    "batch": _PIPELINE | {"eval"},
+    "pipeline": _PIPELINE,  # the three stages of run, shared by api and batch
+    "batch": _PIPELINE | {"eval", "pipeline"},
     "view": _INFERENCE | {"track", "viz"},
-    "api": _PIPELINE | {"eval", "batch", "view"},
-    "cli": _PIPELINE | {"eval", "batch", "view", "api"},
+    "api": _PIPELINE | {"pipeline", "eval", "batch", "view"},
+    "cli": _PIPELINE | {"pipeline", "eval", "batch", "view", "api"},
 }
-
-# Imports that break the layers today, as (importing file, imported module). Each is being moved (issue 19)
-# and its entry removed with the fix: this set must become empty. An entry whose import is gone fails
-# test_known_violations_still_occur, so the set cannot outlive the fixes.
-KNOWN_VIOLATIONS: set[tuple[str, str]] = {
-    ("batch/runner.py", "omnimotion.api"),  # RunSettings and the three stage functions live in api.py;
-    ("batch/stages.py", "omnimotion.api"),  # they belong beside the pipeline (issue 19, item 2)
-}
-
 
 @dataclass(frozen=True)
 class Import:
@@ -207,16 +199,10 @@ def test_imports_follow_the_layers():
         for imp in imports:
             if imp.target not in _modules():
                 problems.append(f"{_file(module)}:{imp.lineno} imports {imp.target}, which is no module")
-            elif _breaks_layers(imp) and (_file(module), imp.target) not in KNOWN_VIOLATIONS:
+            elif _breaks_layers(imp):
                 problems.append(f"{_file(module)}:{imp.lineno} imports {imp.target}: layer {_layer(module)!r} "
                                 f"may import only {sorted(ALLOWED[_layer(module)])}")
     assert not problems, "\n".join(problems)
-
-
-def test_known_violations_still_occur():
-    occurring = {(_file(imp.importer), imp.target) for imp in _all_imports() if _breaks_layers(imp)}
-    fixed = KNOWN_VIOLATIONS - occurring
-    assert not fixed, f"these are fixed: remove them from KNOWN_VIOLATIONS: {sorted(fixed)}"
 
 
 def test_package_root_loads_nothing_on_import():

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from omnimotion.api import RunSettings, prepare_stage
+from omnimotion.pipeline import RunSettings, prepare_stage
 from omnimotion.batch.cluster import TaskResources, describe_task_failure, ray_chunk_map
 from omnimotion.batch.status import read_status
 from omnimotion.cli.main import main
@@ -136,8 +136,6 @@ def test_lost_workers_are_retried_but_task_errors_are_not(local_ray, tmp_path):
 
 def test_ctrl_c_stops_the_running_stages_marks_them_interrupted_and_a_rerun_finishes(local_ray, clips, tmp_path,
                                                                                        monkeypatch, capsys):
-    import omnimotion.batch.runner  # noqa: F401 - ray.wait is looked up on the module at call time
-
     def interrupted_wait(*args, **kwargs):
         raise KeyboardInterrupt
 

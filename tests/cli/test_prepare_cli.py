@@ -129,7 +129,7 @@ def test_prepare_options_reach_the_pipeline(tmp_path, capsys, frames_dir):
 
 
 def test_prepare_and_run_share_their_defaults():
-    from omnimotion.api import RunSettings
+    from omnimotion.pipeline import RunSettings
     from omnimotion.cli.main import build_parser
 
     parser = build_parser()

@@ -40,7 +40,7 @@ def test_a_video_is_counted_from_its_header_with_start_end_stride_and_working_si
 
 
 def test_run_prepares_in_the_planned_window(tmp_path, monkeypatch, caplog):
-    from omnimotion.api import RunSettings, prepare_stage
+    from omnimotion.pipeline import RunSettings, prepare_stage
 
     write_frames(make_clip(num_frames=6, height=16, width=16, num_sprites=0), tmp_path / "frames")
     monkeypatch.setattr(plan_module, "PAIR_BUDGET", 10)

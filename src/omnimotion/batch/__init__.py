@@ -1,6 +1,6 @@
 """Many videos, many machines: ``omnimotion batch`` on Ray, with per-video status files and resume.
 
-Every video of a batch goes through the three stages of ``omnimotion.api`` (prepare, train, track), one Ray
+Every video of a batch goes through the three stages of ``omnimotion.pipeline`` (prepare, train, track), one Ray
 task per stage with the requested CPUs, GPUs and memory; finished videos and finished stages are skipped when
 the same command runs again. Ray is imported lazily: the rest of the package works without it.
 """

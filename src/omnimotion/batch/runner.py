@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from tqdm import tqdm
 
-from omnimotion.api import RunSettings
+from omnimotion.pipeline import RunSettings
 from omnimotion.batch.cluster import TaskResources, describe_task_failure
 from omnimotion.batch.inputs import BatchVideo
 from omnimotion.batch.stages import StageResult, next_stage, result_settings, run_stage, stage_uses_gpu

@@ -1,4 +1,4 @@
-"""One stage of one video, as a batch worker runs it: the ``omnimotion.api`` stage function, timed and
+"""One stage of one video, as a batch worker runs it: the ``omnimotion.pipeline`` stage function, timed and
 recorded in the video's status file (``omnimotion.batch.status``).
 
 The stages resume as ``omnimotion run`` does (preprocessing skips finished work, training continues from the
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from omnimotion.api import RunSettings, prepare_stage, track_stage, train_stage
+from omnimotion.pipeline import RunSettings, prepare_stage, track_stage, train_stage
 from omnimotion.batch.cluster import TaskResources, ray_chunk_map
 from omnimotion.batch.inputs import BatchVideo
 from omnimotion.batch.status import STAGES, update_status

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from omnimotion.api import check_settings
+from omnimotion.pipeline import check_settings
 from omnimotion.batch import (DEFAULT_MAX_RETRIES, TaskResources, collect_status, expand_inputs, format_status_table,
                               plan_videos, ray_session, run_batch)
 from omnimotion.cli.main import HelpFormatter, UserError

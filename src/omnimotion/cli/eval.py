@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnimotion.api import DEFAULT_PRESET, run_config, track_with_model, train_until_done
+from omnimotion.pipeline import DEFAULT_PRESET, run_config, track_with_model, train_until_done
 from omnimotion.batch import ray_job_map
 from omnimotion.cli.batch import add_ray_options, connected_ray, task_resources
 from omnimotion.cli.main import HelpFormatter, parse_key_values

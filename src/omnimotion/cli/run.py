@@ -13,7 +13,7 @@ from omnimotion.config import PRESETS, add_field_options, given_values
 from omnimotion.preprocess.plan import MIN_AUTO_GAP, PAIR_BUDGET
 
 if TYPE_CHECKING:
-    from omnimotion.api import RunSettings
+    from omnimotion.pipeline import RunSettings
 
 __all__ = ["add_parser", "run", "add_run_options", "run_and_report", "run_settings", "RUN_KEYS"]
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_and_report(source: Path, out: Path, args: argparse.Namespace) -> int:
-    from omnimotion.api import run_stages
+    from omnimotion.pipeline import run_stages
 
     outputs = run_stages(source, out, run_settings(args))
     print(f"tracks:   {outputs.tracks} (and {outputs.csv.name})")
@@ -88,7 +88,7 @@ def run_and_report(source: Path, out: Path, args: argparse.Namespace) -> int:
 def run_settings(args: argparse.Namespace, workers: int | None = None) -> RunSettings:
     """The ``RunSettings`` given by the options of ``add_run_options`` (shared by run, demo and batch): one
     ``compose`` of the preset, the config file and the options, validated before any work."""
-    from omnimotion.api import RunSettings, run_config
+    from omnimotion.pipeline import RunSettings, run_config
 
     overrides = given_values(args, FLOW_KEYS + RUN_KEYS)
     if args.max_gap not in (None, "all"):
