@@ -11,7 +11,9 @@ tracks):
 - ``model``: the model alone (``flow_evidence none``);
 - ``consecutive``: ``positions`` with paths of consecutive flows only (and the data directory's chained flows
   from the query frame): the flow where it vouches, the model's motion elsewhere;
-- ``multi-gap``: the default, paths with steps of ``EVIDENCE_GAPS`` frames (``omnimotion.track.evidence``).
+- ``multi-gap``: paths with steps of ``EVIDENCE_GAPS`` frames, without the model check;
+- ``checked``: the default, ``multi-gap`` whose multi-frame steps must agree with the model's motion
+  (``MODEL_CHECK_PX``, ``omnimotion.track.evidence``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from omnimotion.io.datadir import DataDir
 from omnimotion.track import Tracker, apply_flow_evidence
 from omnimotion.track import evidence
 
-VARIANTS = {"consecutive": (1,), "multi-gap": evidence.EVIDENCE_GAPS}
+# name: (steps of a path, largest disagreement with the model's motion)
+VARIANTS = {"consecutive": ((1,), np.inf), "multi-gap": (evidence.EVIDENCE_GAPS, np.inf),
+            "checked": (evidence.EVIDENCE_GAPS, evidence.MODEL_CHECK_PX)}
 
 
 def main() -> None:
@@ -56,8 +60,9 @@ def main() -> None:
             queries.queries.astype(np.float32))
         chain = chain_tracks(video.video, queries.queries, FlowCache(video.video, get_backend("dis")))  # as eval
         results = {"chain": chain, "model": (model.tracks, model.occluded)}
-        for name, gaps in VARIANTS.items():
-            evidence.EVIDENCE_GAPS = gaps  # a benchmark-only switch: the package has one setting
+        for name, (gaps, model_check_px) in VARIANTS.items():
+            # benchmark-only switches: the package has one setting
+            evidence.EVIDENCE_GAPS, evidence.MODEL_CHECK_PX = gaps, model_check_px
             corrected = apply_flow_evidence(model, data, "positions")
             results[name] = (corrected.tracks, corrected.occluded)
         line = [f"{source.name:24s}"]

@@ -104,6 +104,26 @@ def test_the_path_with_the_smallest_round_trip_misses_wins(exact, tmp_path):
     np.testing.assert_allclose(evidence.points[two_apart], gt[two_apart], atol=0.05)
 
 
+def test_a_long_step_that_disagrees_with_the_model_breaks_its_path(exact, tmp_path):
+    import shutil
+
+    clip, data, queries, gt, gt_occluded = exact
+    copy = type(data)(shutil.copytree(data.root, tmp_path / "period"))
+    for k in range(clip.num_frames - 1):  # consecutive steps drift 0.3 px, within the cycle check
+        copy.save_flow(k, k + 1, copy.load_flow(k, k + 1) + [0.3, 0.0])
+    for k in range(clip.num_frames - 2):  # steps of two frames land 20 px off, round trips still exact
+        copy.save_flow(k, k + 2, copy.load_flow(k, k + 2) + [20.0, 0.0])
+        copy.save_flow(k + 2, k, copy.load_flow(k + 2, k) - [20.0, 0.0])
+    two_apart = np.arange(clip.num_frames)[None] - queries[:, :1] == 2
+    fooled = flow_evidence(copy, queries, with_points=True)
+    wrong = two_apart & fooled.reliable & (np.abs(fooled.points - gt)[..., 0] > 19)
+    assert wrong.sum() > 10  # without the model, the self-consistent wrong step wins
+    checked = flow_evidence(copy, queries, with_points=True, model=gt)
+    assert (two_apart & checked.reliable).sum() >= wrong.sum()
+    np.testing.assert_allclose(checked.points[two_apart & checked.reliable], gt[two_apart & checked.reliable],
+                               atol=0.7)  # two biased consecutive steps
+
+
 def test_tracks_of_a_resized_video_are_corrected_in_its_pixels(exact):
     clip, data, queries, gt, gt_occluded = exact
     video_hw = (2 * data.image_hw[0], 3 * data.image_hw[1])

@@ -11,6 +11,12 @@ squared round-trip misses wins (the most self-consistent path, not the shortest)
 the point is not vouched for at that frame. This is the multi-flow tracking of Neoral et al. ("MFT", WACV 2024)
 with the flows' own cycle error as uncertainty.
 
+Given the model's tracks, a step that spans more than one frame must also agree with the model's motion: it breaks
+when its displacement differs from the model's over the same frames by more than ``MODEL_CHECK_PX``. Long steps
+on repetitive texture can be cycle-consistent and wrong by a period; the model's motion, smooth and fitted to the
+whole video, tells them apart. Consecutive steps are not checked, so a model that is wrong cannot stop the flow
+from vouching frame to frame.
+
 So a point hidden for a few frames is picked up again by a path that skips them, and a chain that drifts is
 overtaken by one with fewer or better steps. What it gains over the single chain is measured in the README.
 
@@ -40,12 +46,13 @@ from omnimotion.preprocess.warp import round_trip
 from omnimotion.track.gapflows import GapFlows
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["FLOW_EVIDENCE_MODES", "EVIDENCE_GAPS", "EVIDENCE_CYCLE_PX", "FlowEvidence", "check_flow_evidence_mode",
+__all__ = ["FLOW_EVIDENCE_MODES", "EVIDENCE_GAPS", "EVIDENCE_CYCLE_PX", "MODEL_CHECK_PX", "FlowEvidence", "check_flow_evidence_mode",
            "flow_evidence", "apply_flow_evidence"]
 
 FLOW_EVIDENCE_MODES = ("none", "visibility", "positions")
 EVIDENCE_GAPS = (1, 2, 4, 8)  # frames a step of a path may span
 EVIDENCE_CYCLE_PX = 1.0  # largest round-trip miss of a step at 256 px (scaled with the longer image side, never below)
+MODEL_CHECK_PX = 16.0  # largest disagreement of a multi-frame step with the model's motion, at 256 px (scaled, never below)
 _MISS_CAP = 10.0  # a broken step adds at most this miss (squared) to its path, at 256 px
 
 
@@ -65,10 +72,11 @@ def check_flow_evidence_mode(mode: str) -> None:
 
 
 def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False,
-                  flows: GapFlows | None = None, progress: bool = True) -> FlowEvidence:
+                  flows: GapFlows | None = None, progress: bool = True, model: np.ndarray | None = None) -> FlowEvidence:
     """The flow evidence for ``queries [N, 3]`` (t, x, y) in pixels of ``data``'s frames; ``flows``: where the
     paths' flows come from (default ``GapFlows.for_data(data)``; flows not kept yet are computed first, with a
-    progress bar unless ``progress`` is False)."""
+    progress bar unless ``progress`` is False); ``model [N, T, 2]``: the model's tracks of the queries in the same
+    pixels, which multi-frame steps must agree with (None: no such check)."""
     queries = np.asarray(queries, np.float32).reshape(-1, 3)
     flows = GapFlows.for_data(data) if flows is None else flows
     flows.compute(EVIDENCE_GAPS, progress)
@@ -79,14 +87,15 @@ def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False,
         rows = np.flatnonzero(frames == source)
         evidence.points[rows, source] = queries[rows, 1:]
         for direction in (1, -1):
-            _follow(flows, int(source), direction, queries[rows, 1:], rows, evidence)
+            _follow(flows, int(source), direction, queries[rows, 1:], rows, evidence,
+                    None if model is None else model[rows])
     return evidence if with_points else evidence._replace(points=None)
 
 
 def _follow(flows: GapFlows, source: int, direction: int, xy: np.ndarray, rows: np.ndarray,
-            evidence: FlowEvidence) -> None:
+            evidence: FlowEvidence, model: np.ndarray | None) -> None:
     """Fills ``evidence`` at the frames after (direction 1) or before (-1) ``source`` for the points ``xy [n, 2]``
-    of frame ``source`` (``rows`` of the evidence arrays)."""
+    of frame ``source`` (``rows`` of the evidence arrays; ``model [n, T, 2]`` their model tracks, or None)."""
     height, width = flows.data.image_hw
     scale = max(height, width) / 256
     limit = EVIDENCE_CYCLE_PX * max(scale, 1.0)  # below 1 px, bilinear sampling at motion edges fails exact flows
@@ -99,6 +108,9 @@ def _follow(flows: GapFlows, source: int, direction: int, xy: np.ndarray, rows: 
         for start, pair in _candidate_pairs(flows, source, target, direction):
             there, miss = round_trip(*pair, at[start])
             fails = broken[start] | (miss > limit) | ~inside_image(there, height, width)
+            if model is not None and abs(target - start) > 1:
+                disagreement = (there - at[start]) - (model[:, target] - model[:, start])
+                fails |= np.linalg.norm(disagreement, axis=-1) > MODEL_CHECK_PX * max(scale, 1.0)
             total = cost[start] + np.minimum(miss / scale, _MISS_CAP) ** 2
             better = (best[2] & ~fails) | ((best[2] == fails) & (total < best[1]))
             best = (np.where(better[:, None], there, best[0]), np.where(better, total, best[1]),
@@ -130,7 +142,9 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, flows: GapF
         raise ValueError(f"tracks have {tracks.num_frames} frames but {data.root} has {data.num_frames}")
     queries = tracks.queries.copy()
     queries[:, 1:] = resize_points(queries[:, 1:], tracks.image_hw, data.image_hw)
-    evidence = flow_evidence(data, queries, with_points=mode == "positions", flows=flows, progress=progress)
+    model = resize_points(tracks.tracks, tracks.image_hw, data.image_hw)
+    evidence = flow_evidence(data, queries, with_points=mode == "positions", flows=flows, progress=progress,
+                             model=model)
     if evidence.points is None:
         return Tracks(tracks.tracks, tracks.occluded & ~evidence.reliable, tracks.queries, tracks.image_hw,
                       tracks.fps)
