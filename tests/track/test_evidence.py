@@ -124,6 +124,30 @@ def test_a_long_step_that_disagrees_with_the_model_breaks_its_path(exact, tmp_pa
                                atol=0.7)  # two biased consecutive steps
 
 
+def test_where_every_path_broke_the_point_stays_visible_only_where_the_model_and_the_flow_agree(exact, tmp_path):
+    import shutil
+
+    clip, data, queries, gt, gt_occluded = exact
+    copy = type(data)(shutil.copytree(data.root, tmp_path / "cut"))
+    for late in range(2, clip.num_frames):  # every step from frames 0-1 to later frames misses by 5 px
+        for early in (0, 1):
+            copy.save_flow(late, early, copy.load_flow(late, early) + [5.0, 0.0])
+    rows = queries[:, 0] == 0
+    later = np.arange(clip.num_frames) >= 3  # frame 2: the cut step itself
+    sees_everything = Tracks(gt, np.zeros_like(gt_occluded), queries, data.image_hw)
+    fixed = apply_flow_evidence(sees_everything, copy, "positions")
+    assert fixed.occluded[rows, 2].all()
+    # visible where no occlusion came in between (a broken path cannot find a point again), else occluded
+    hidden_since = np.logical_or.accumulate(gt_occluded[rows], axis=1)[:, later]
+    assert (hidden_since & ~gt_occluded[rows][:, later]).any()
+    np.testing.assert_array_equal(fixed.occluded[rows][:, later], hidden_since)
+    seen = ~hidden_since
+    np.testing.assert_allclose(fixed.tracks[rows][:, later][seen], gt[rows][:, later][seen], atol=0.05)
+    hides_everything = Tracks(gt, ~np.eye(clip.num_frames, dtype=bool)[queries[:, 0].astype(int)], queries,
+                              data.image_hw)
+    assert apply_flow_evidence(hides_everything, copy, "positions").occluded[rows][:, 2:].all()
+
+
 def test_tracks_of_a_resized_video_are_corrected_in_its_pixels(exact):
     clip, data, queries, gt, gt_occluded = exact
     video_hw = (2 * data.image_hw[0], 3 * data.image_hw[1])

@@ -25,9 +25,12 @@ Modes (``FLOW_EVIDENCE_MODES``):
 * ``none``: the model's tracks as they are;
 * ``visibility``: a track is visible at frame k wherever the flow vouches for it, and otherwise as the model
   says (positions stay the model's, so tracks stay cycle-consistent);
-* ``positions``: the flow's position wherever it vouches, occluded elsewhere. At those other frames the track
-  continues with the model's motion from the nearest vouched frame on the way back to the query frame, so it
-  does not jump where the flow stops vouching.
+* ``positions``: the flow's position wherever it vouches. At the other frames the track continues with the
+  model's motion from the nearest vouched frame on the way back to the query frame, so it does not jump where
+  the flow stops vouching, and it is occluded unless two sources agree: the model sees the point, and the best
+  of the broken paths ends within ``AGREEMENT_PX`` of that position with a last step that missed by less than
+  ``AGREEMENT_MISS_PX`` (at an occlusion's first frame, the forward flow still lands on the point but the
+  backward flow follows the occluder, so that step misses by far more).
 
 Shapes and units: queries ``[N, 3]`` (t, x, y) and tracks ``[N, T, 2]`` (x, y) in pixels of
 ``Tracks.image_hw``; the data directory's frames may have another size (points are converted with
@@ -46,23 +49,28 @@ from omnimotion.preprocess.warp import round_trip
 from omnimotion.track.gapflows import GapFlows
 from omnimotion.track.tracks import Tracks
 
-__all__ = ["FLOW_EVIDENCE_MODES", "EVIDENCE_GAPS", "EVIDENCE_CYCLE_PX", "MODEL_CHECK_PX", "FlowEvidence", "check_flow_evidence_mode",
+__all__ = ["FLOW_EVIDENCE_MODES", "EVIDENCE_GAPS", "EVIDENCE_CYCLE_PX", "MODEL_CHECK_PX", "AGREEMENT_PX",
+           "AGREEMENT_MISS_PX", "FlowEvidence", "check_flow_evidence_mode",
            "flow_evidence", "apply_flow_evidence"]
 
 FLOW_EVIDENCE_MODES = ("none", "visibility", "positions")
 EVIDENCE_GAPS = (1, 2, 4, 8)  # frames a step of a path may span
 EVIDENCE_CYCLE_PX = 1.0  # largest round-trip miss of a step at 256 px (scaled with the longer image side, never below)
-MODEL_CHECK_PX = 16.0  # largest disagreement of a multi-frame step with the model's motion, at 256 px (scaled, never below)
+MODEL_CHECK_PX = 16.0  # largest disagreement of a multi-frame step with the model's motion (at 256 px, as above)
+AGREEMENT_PX = 4.0  # a broken path this close to the model-carried position (at 256 px, scaled) keeps it visible,
+AGREEMENT_MISS_PX = 3.0  # if its last step missed by less than this (at 256 px): more is an occlusion's signature
 _MISS_CAP = 10.0  # a broken step adds at most this miss (squared) to its path, at 256 px
 
 
 class FlowEvidence(NamedTuple):
     """``reliable [N, T]`` bool: the flow vouches for query n at frame k (never at its own query frame);
     ``points [N, T, 2]`` float32 px of the data directory's frames: the best path's position (where not
-    reliable, that of a broken path), or None when positions were not asked for."""
+    reliable, that of a broken path), or None when positions were not asked for; ``misses [N, T]`` float32: the
+    round-trip miss (px at 256) of the step into frame k of that path (0 at the query frame)."""
 
     reliable: np.ndarray
     points: np.ndarray | None
+    misses: np.ndarray
 
 
 def check_flow_evidence_mode(mode: str) -> None:
@@ -71,8 +79,8 @@ def check_flow_evidence_mode(mode: str) -> None:
         raise ValueError(f"flow_evidence {mode!r} is not one of {', '.join(FLOW_EVIDENCE_MODES)}")
 
 
-def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False,
-                  flows: GapFlows | None = None, progress: bool = True, model: np.ndarray | None = None) -> FlowEvidence:
+def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False, flows: GapFlows | None = None,
+                  progress: bool = True, model: np.ndarray | None = None) -> FlowEvidence:
     """The flow evidence for ``queries [N, 3]`` (t, x, y) in pixels of ``data``'s frames; ``flows``: where the
     paths' flows come from (default ``GapFlows.for_data(data)``; flows not kept yet are computed first, with a
     progress bar unless ``progress`` is False); ``model [N, T, 2]``: the model's tracks of the queries in the same
@@ -80,8 +88,8 @@ def flow_evidence(data: DataDir, queries: np.ndarray, with_points: bool = False,
     queries = np.asarray(queries, np.float32).reshape(-1, 3)
     flows = GapFlows.for_data(data) if flows is None else flows
     flows.compute(EVIDENCE_GAPS, progress)
-    evidence = FlowEvidence(np.zeros((len(queries), data.num_frames), bool),
-                            np.zeros((len(queries), data.num_frames, 2), np.float32))
+    shape = (len(queries), data.num_frames)
+    evidence = FlowEvidence(np.zeros(shape, bool), np.zeros((*shape, 2), np.float32), np.zeros(shape, np.float32))
     frames = queries[:, 0].astype(np.int64)
     for source in np.unique(frames):
         rows = np.flatnonzero(frames == source)
@@ -104,7 +112,8 @@ def _follow(flows: GapFlows, source: int, direction: int, xy: np.ndarray, rows: 
     broken = {source: np.zeros(len(xy), bool)}
     end = flows.data.num_frames if direction > 0 else -1
     for target in range(source + direction, end, direction):
-        best = (np.array(at[target - direction]), np.full(len(xy), np.inf), np.ones(len(xy), bool))
+        point, total_best, failed = np.array(at[target - direction]), np.full(len(xy), np.inf), np.ones(len(xy), bool)
+        step_miss = np.full(len(xy), np.inf)
         for start, pair in _candidate_pairs(flows, source, target, direction):
             there, miss = round_trip(*pair, at[start])
             fails = broken[start] | (miss > limit) | ~inside_image(there, height, width)
@@ -112,12 +121,13 @@ def _follow(flows: GapFlows, source: int, direction: int, xy: np.ndarray, rows: 
                 disagreement = (there - at[start]) - (model[:, target] - model[:, start])
                 fails |= np.linalg.norm(disagreement, axis=-1) > MODEL_CHECK_PX * max(scale, 1.0)
             total = cost[start] + np.minimum(miss / scale, _MISS_CAP) ** 2
-            better = (best[2] & ~fails) | ((best[2] == fails) & (total < best[1]))
-            best = (np.where(better[:, None], there, best[0]), np.where(better, total, best[1]),
-                    np.where(better, fails, best[2]))
-        at[target], cost[target], broken[target] = best
-        evidence.reliable[rows, target] = ~best[2]
-        evidence.points[rows, target] = best[0]
+            better = (failed & ~fails) | ((failed == fails) & (total < total_best))
+            point, total_best = np.where(better[:, None], there, point), np.where(better, total, total_best)
+            failed, step_miss = np.where(better, fails, failed), np.where(better, miss / scale, step_miss)
+        at[target], cost[target], broken[target] = point, total_best, failed
+        evidence.reliable[rows, target] = ~failed
+        evidence.points[rows, target] = point
+        evidence.misses[rows, target] = step_miss
 
 
 def _candidate_pairs(flows: GapFlows, source: int, target: int, direction: int):
@@ -152,7 +162,10 @@ def apply_flow_evidence(tracks: Tracks, data: DataDir, mode: str, *, flows: GapF
     query_frames = tracks.queries[:, 0].astype(np.int64)
     positions = _stitch(tracks.tracks, flow_points, evidence.reliable, query_frames)
     at_query = np.arange(tracks.num_frames)[None] == query_frames[:, None]
-    occluded = ~(evidence.reliable | at_query) | ~inside_image(positions, *tracks.image_hw)
+    # no floor of 1 px here (unlike the step checks): on small frames a floor would call covered points visible
+    near = np.linalg.norm(flow_points - positions, axis=-1) < AGREEMENT_PX * max(tracks.image_hw) / 256
+    agree = near & (evidence.misses < AGREEMENT_MISS_PX) & ~tracks.occluded
+    occluded = ~(evidence.reliable | at_query | agree) | ~inside_image(positions, *tracks.image_hw)
     return Tracks(positions, occluded, tracks.queries, tracks.image_hw, tracks.fps)
 
 
