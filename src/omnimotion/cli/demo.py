@@ -1,4 +1,5 @@
-"""``omnimotion demo``: the whole pipeline on a short clip shipped with the package, with the CPU-practical surface preset."""
+"""``omnimotion demo``: the whole pipeline on a short clip shipped with the package, with the CPU-practical
+surface preset."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ import argparse
 import logging
 
 from omnimotion.cli.main import HelpFormatter, UserError
-from omnimotion.config import PRESETS, OmniMotionConfig, add_field_options, compose, config_keys, given_values, parse_config
+from omnimotion.config import (PRESETS, OmniMotionConfig, add_field_options, compose, config_keys, given_values,
+                               parse_config)
 
 __all__ = ["add_parser", "run", "run_official"]
 

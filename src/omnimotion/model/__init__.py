@@ -9,8 +9,9 @@ from omnimotion.model.factory import (build_model, color_variants, get_variant, 
                                       register_variant, variant_names, variant_of)
 from omnimotion.model.gabor import GaborNet
 from omnimotion.model.omnimotion import Correspondence, OmniMotionModel, OmniMotionVariant
-from omnimotion.model.render import (alpha_composite, composite, contract, depth_range_mask, occlusion_score_from_weights,
-                                     project, sample_ray_depths, select_max_weight, unproject)
+from omnimotion.model.render import (alpha_composite, composite, contract, depth_range_mask,
+                                     occlusion_score_from_weights, project, sample_ray_depths, select_max_weight,
+                                     unproject)
 from omnimotion.model.surface import SurfaceModel, SurfaceModelConfig, SurfaceVariant
 from omnimotion.model.variant import ModelVariant, VariantModel
 

@@ -34,9 +34,9 @@ options, the filter options, whether chaining finished and whether ``raft_exhaus
 clean alternative.
 
 One process at a time: ``prepare`` holds the data directory's lock (``omnimotion.io.lock``) and, once it holds
-it, removes the unfinished temporary files of killed runs. Workers are spawned processes (``workers``, default all cores): call ``prepare`` from a script under
-``if __name__ == "__main__":``. ``flow_map`` (a ``ChunkMap``) runs the flow pairs elsewhere instead, in chunks
-(``omnimotion.batch`` spreads one video's flow over a Ray cluster with it).
+it, removes the unfinished temporary files of killed runs. Workers are spawned processes (``workers``, default
+all cores): call ``prepare`` from a script under ``if __name__ == "__main__":``. ``flow_map`` (a ``ChunkMap``) runs
+the flow pairs elsewhere instead, in chunks (``omnimotion.batch`` spreads one video's flow over a Ray cluster with it).
 """
 
 from __future__ import annotations

@@ -90,5 +90,5 @@ def check_prepared_outputs(data: DataDir) -> None:
     damaged = damaged_outputs(data, record["outputs"]) if record.exists else []
     if damaged:
         raise CorruptFileError(f"{len(damaged)} prepared file(s) in {data.root} changed since preprocessing "
-                               f"finished (truncated or damaged), e.g. {', '.join(damaged[:3])}; re-run the 'omnimotion "
-                               "prepare' (or 'omnimotion run') command that made it: it recomputes them")
+                               f"finished (truncated or damaged), e.g. {', '.join(damaged[:3])}; re-run the "
+                               "'omnimotion prepare' (or 'omnimotion run') command that made it: it recomputes them")

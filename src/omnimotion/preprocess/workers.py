@@ -6,8 +6,9 @@
   and run one thread each (one process per core already);
 - few tasks are in flight at once (twice the workers), so stopping never waits for a long queue;
 - each worker ignores SIGINT: Ctrl-C at a terminal reaches the whole process group, and the parent alone
-  decides (workers start with SIGINT blocked, so one that is still starting ignores it too). When the parent leaves the loop by an exception (Ctrl-C, an error in a task), it cancels the
-  queued tasks and kills the workers at once: their unfinished task is dropped;
+  decides (workers start with SIGINT blocked, so one that is still starting ignores it too). When the parent
+  leaves the loop by an exception (Ctrl-C, an error in a task), it cancels the queued tasks and kills the workers
+  at once: their unfinished task is dropped;
 - each worker dies with its parent, kill -9 included: on Linux the kernel kills it when the parent exits
   (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread of the worker watches the parent's PID.
 

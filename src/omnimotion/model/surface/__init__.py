@@ -18,7 +18,8 @@ from omnimotion.model.surface.surface_model import (SurfaceCorrespondences, Surf
                                                     SurfaceVariant)
 
 __all__ = [
-    "SurfaceModel", "SurfaceModelConfig", "SurfaceVariant", "SurfaceCorrespondences", "SurfaceBijection", "GridCouplingLayer",
+    "SurfaceModel", "SurfaceModelConfig", "SurfaceVariant", "SurfaceCorrespondences", "SurfaceBijection",
+    "GridCouplingLayer",
     "FrameDepth", "depth_grid_shape", "normalize_depth_maps",
     "MultiResPlanes", "MultiResTimeEmbedding", "bilinear_corners", "depth_gap", "depth_test_occluded",
     "depth_test_score", "knots_from_raw", "monotone_interp", "num_raw_params", "piecewise_forward",

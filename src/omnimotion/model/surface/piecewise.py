@@ -13,9 +13,10 @@ and ``raw [n, 2K + 2]`` (all zeros = identity):
 * ``s = max_log_scale * tanh(raw[:, 2K] / max_log_scale)`` (a smooth clamp of the log scale),
 * ``shift = raw[:, 2K + 1]``, bin heights ``h_k = w_k exp(s + g_k)``,
 
-so every slope is bounded away from 0 and infinity by construction. The x knots start at ``lo``; the y knots are centred on ``(lo + hi) / 2 + shift`` so that
-``s`` scales about the interval centre and ``shift`` translates. With uniform bins (equal logits) the map
-is exactly the affine map ``y = c + shift + exp(s) (x - c)`` of a Real-NVP coupling, on the whole line.
+so every slope is bounded away from 0 and infinity by construction. The x knots start at ``lo``; the y knots are
+centred on ``(lo + hi) / 2 + shift`` so that ``s`` scales about the interval centre and ``shift`` translates. With
+uniform bins (equal logits) the map is exactly the affine map ``y = c + shift + exp(s) (x - c)`` of a Real-NVP
+coupling, on the whole line.
 
 Shapes: ``n`` points, ``K`` bins; values are in the units of the coordinate (no normalisation here).
 """
