@@ -5,8 +5,8 @@
 
 For every video of D with a finished model in ``OUT/work/<video>/omnimotion/data``, the model's own tracks are
 corrected by the data directory's flows in each variant, and scored as ``omnimotion eval`` scores them
-(TAP-Vid AJ / <delta_avg / OA / TC; on files with a ``valid`` mask also the last annotated frame, pooled over
-tracks):
+(TAP-Vid AJ / <delta_avg / OA / TC, PCK where the file has masks; on files with a ``valid`` mask also the last
+annotated frame, pooled over tracks):
 
 - ``model``: the model alone (``flow_evidence none``);
 - ``consecutive``: ``positions`` with paths of consecutive flows only (and the data directory's chained flows
@@ -69,7 +69,8 @@ def main() -> None:
         for name, (tracks, occluded) in results.items():
             scores = score_in_detail(video, queries, tracks, occluded, mode)
             rows.setdefault(name, []).append(scores)
-            line.append(f"{name} {100 * scores['AJ']:.1f}")
+            pck = f" (PCK {100 * scores['PCK']:.1f})" if np.isfinite(scores["PCK"]) else ""
+            line.append(f"{name} {100 * scores['AJ']:.1f}{pck}")
         print("  ".join(line), flush=True)
     for name, scores in rows.items():
         print(_summary(name, scores))
@@ -85,9 +86,11 @@ def _finished_checkpoint(data_dir: Path) -> Path | None:
 
 
 def _summary(name: str, scores: list[dict]) -> str:
-    mean = {key: np.nanmean([s[key] for s in scores]) for key in ("AJ", "delta_avg", "OA", "TC")}
+    mean = {key: np.mean([s[key] for s in scores]) for key in ("AJ", "delta_avg", "OA", "TC", "PCK")}
     text = (f"{name:12s} AJ {100 * mean['AJ']:.1f}  <d {100 * mean['delta_avg']:.1f}  OA {100 * mean['OA']:.1f}  "
             f"TC {mean['TC']:.2f}  ({len(scores)} videos)")
+    if np.isfinite(mean["PCK"]):
+        text += f"  PCK {100 * mean['PCK']:.1f}"
     if "last_errors" in scores[0]:
         errors = np.concatenate([np.asarray(s["last_errors"], float) for s in scores])
         last_oa = np.nanmean([s["last_OA"] for s in scores])

@@ -7,7 +7,7 @@ folder. They are imported on first use, so that ``import omnimotion.coords`` sta
 
 import importlib
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = ["__version__", "track_video", "run", "fit", "Tracker", "Tracks", "OmniMotionConfig"]
 
