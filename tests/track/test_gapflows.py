@@ -85,3 +85,22 @@ def test_gap_flows_of_a_read_only_data_directory_are_kept_in_memory(exact, monke
     assert len(calls) == 2  # one flow each way, computed once
     np.testing.assert_array_equal(flows.pair(0, 1)[0], data.load_flow(0, 1))  # consecutive: the stored flow
     assert len(calls) == 2 and not (data.root / GAP_FLOW_DIR).exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "nan", "wrong shape"])
+def test_a_damaged_kept_gap_flow_is_recomputed_and_replaced(exact, tmp_path, damage, caplog):
+    clip, data = exact
+    copy = type(data)(shutil.copytree(data.root, tmp_path / "copy"))
+    computed = np.full(copy.image_hw + (2,), 0.25, np.float32)
+    flows = GapFlows(copy, lambda image_a, image_b: computed)
+    path = copy.root / GAP_FLOW_DIR / f"{copy.pair_name(0, 2)}.npy"
+    path.parent.mkdir(exist_ok=True)
+    if damage == "truncated":
+        path.write_bytes(b"\x93NUMPY")
+    else:
+        bad = np.full(copy.image_hw + (2,), np.nan, np.float32) if damage == "nan" else np.zeros((3, 3, 2), np.float32)
+        np.save(path, bad)
+    forward, _ = flows.pair(0, 2)
+    np.testing.assert_array_equal(forward, computed)
+    assert "recomputing a gap flow" in caplog.text and str(path) in caplog.text
+    np.testing.assert_array_equal(np.load(path), computed)  # the damaged file is replaced

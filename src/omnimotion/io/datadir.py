@@ -27,13 +27,28 @@ import numpy as np
 from omnimotion.io.atomic import save_json, save_npy, save_png
 from omnimotion.io.images import CorruptFileError, read_image
 
-__all__ = ["DataDir", "DataDirError", "CorruptFileError", "FRAME_EXTENSIONS"]
+__all__ = ["DataDir", "DataDirError", "CorruptFileError", "FRAME_EXTENSIONS", "read_flow"]
 
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 class DataDirError(FileNotFoundError):
     """A data directory lacks something; the message names it and the command that makes it."""
+
+
+def read_flow(path: Path, image_hw: tuple[int, int]) -> np.ndarray:
+    """The flow in ``path`` (.npy) as float32 ``[H, W, 2]`` (dx, dy) pixels; raises CorruptFileError unless it
+    reads, has the shape of ``image_hw`` frames and is finite everywhere."""
+    try:
+        flow = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise CorruptFileError(f"flow file {path} is unreadable ({err}); delete it and re-run "
+                               "'omnimotion prepare' to recompute it") from err
+    height, width = image_hw
+    if flow.shape != (height, width, 2) or not np.isfinite(flow).all():
+        raise CorruptFileError(f"flow file {path} has shape {flow.shape} or non-finite values, expected finite "
+                               f"({height}, {width}, 2); delete it and re-run 'omnimotion prepare'")
+    return flow.astype(np.float32, copy=False)
 
 
 class DataDir:
@@ -163,17 +178,7 @@ class DataDir:
         if not path.exists():
             raise DataDirError(f"missing flow {path}; compute it with 'omnimotion prepare' "
                                f"(or 'python main_processing.py --data_dir {self.root}')")
-        try:
-            flow = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise CorruptFileError(f"flow file {path} is unreadable ({err}); delete it and re-run "
-                                   "'omnimotion prepare' to recompute it") from err
-        height, width = self.image_hw
-        if flow.shape != (height, width, 2) or not np.isfinite(flow).all():
-            raise CorruptFileError(f"flow file {path} has shape {flow.shape} or non-finite values, "
-                                   f"expected finite ({height}, {width}, 2); delete it and re-run "
-                                   "'omnimotion prepare'")
-        return flow.astype(np.float32, copy=False)
+        return read_flow(path, self.image_hw)
 
     def has_valid_flow(self, i: int, j: int) -> bool:
         """True if the flow file exists and passes validation (used to resume)."""

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from omnimotion.flow import get_backend
 from omnimotion.io.atomic import save_npy
-from omnimotion.io.datadir import DataDir
+from omnimotion.io.datadir import CorruptFileError, DataDir, read_flow
 from omnimotion.preprocess.pipeline import StageRecord
 
 __all__ = ["GapFlows", "GAP_FLOW_DIR"]
@@ -85,12 +85,9 @@ class GapFlows:
         path = self._path(a, b)
         if path.exists():
             try:
-                flow = np.load(path, allow_pickle=False)
-                if flow.shape == self.data.image_hw + (2,) and np.isfinite(flow).all():
-                    return flow
-            except (ValueError, OSError, EOFError):
-                pass
-            logger.warning("recomputing unreadable gap flow %s", path)
+                return read_flow(path, self.data.image_hw)
+            except CorruptFileError as err:
+                logger.warning("recomputing a gap flow: %s", err)
         flow = np.ascontiguousarray(self.backend(self.data.load_frame(a), self.data.load_frame(b)), np.float32)
         try:
             save_npy(path, flow)
